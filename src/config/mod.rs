@@ -1,0 +1,5 @@
+//! Configuration: the YAML model, `${VAR:-default}` substitution, and validation with positions.
+
+pub mod units;
+
+pub use units::{ByteSize, HumanDuration};

@@ -1,0 +1,8 @@
+//! logward: a log-collection agent. Inputs → processors → queue → outputs, with end-to-end
+//! acknowledgements so that nothing acknowledged is ever lost.
+
+pub mod config;
+pub mod event;
+pub mod observe;
+pub mod pipeline;
+pub mod processors;

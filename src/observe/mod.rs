@@ -1,0 +1,3 @@
+//! logward's view of itself: metrics, its own logs, progress reporting.
+
+pub mod metrics;

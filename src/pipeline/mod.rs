@@ -1,0 +1,3 @@
+//! Wiring: inputs → processors → queue → outputs, acknowledgements and shutdown.
+
+pub mod ack;
