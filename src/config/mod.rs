@@ -3,3 +3,5 @@
 pub mod units;
 
 pub use units::{ByteSize, HumanDuration};
+pub mod de;
+pub mod yaml;
