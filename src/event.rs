@@ -18,6 +18,11 @@ pub const TIMESTAMP: &str = "@timestamp";
 pub const MESSAGE: &str = "message";
 /// Name of the field holding the tag list.
 pub const TAGS: &str = "tags";
+/// Metadata key naming the stream an event was read from (input id + file identity, channel, …).
+/// Together with [`META_POSITION`] it identifies an event, so outputs can skip or overwrite resends.
+pub const META_SOURCE: &str = "_source";
+/// Metadata key holding the event's position in its stream (file offset, record id).
+pub const META_POSITION: &str = "_position";
 
 /// One log event.
 #[derive(Debug, Clone, Default, PartialEq)]

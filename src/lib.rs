@@ -3,6 +3,9 @@
 
 pub mod config;
 pub mod event;
+pub mod inputs;
 pub mod observe;
+pub mod outputs;
 pub mod pipeline;
 pub mod processors;
+pub mod util;

@@ -4,4 +4,9 @@ pub mod units;
 
 pub use units::{ByteSize, HumanDuration};
 pub mod de;
+pub mod load;
+pub mod model;
 pub mod yaml;
+
+pub use load::{ConfigError, ConfigErrors, load_file, load_str};
+pub use model::{Config, InputConfig, OutputConfig};

@@ -1,3 +1,6 @@
 //! Wiring: inputs → processors → queue → outputs, acknowledgements and shutdown.
 
 pub mod ack;
+pub mod queue;
+pub mod sender;
+pub mod shutdown;

@@ -3,6 +3,8 @@
 //! A processor works on one event at a time and says whether to keep it. Failures never drop an event
 //! silently: a processor that cannot do its job tags the event (e.g. `_grokparsefailure`) and counts it.
 
+pub mod config;
+
 use crate::event::Event;
 
 /// What happens to an event after a processor ran.

@@ -1,0 +1,164 @@
+//! The configuration model: what a `logward.yml` can say.
+
+use super::{ByteSize, HumanDuration};
+use crate::inputs::file::config::FileInputConfig;
+use crate::outputs::console::ConsoleOutputConfig;
+use crate::outputs::file::FileOutputConfig;
+use crate::processors::config::ProcessorConfig;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// A whole configuration, validated and with paths resolved against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where logward keeps its registry, queue and own logs.
+    pub data_dir: PathBuf,
+    /// The folder relative paths in the file are resolved against.
+    pub base_dir: PathBuf,
+    /// Where the configuration came from (for messages).
+    pub source: String,
+    /// Inputs, in order.
+    pub inputs: Vec<InputConfig>,
+    /// Processors for every event, after each input's own.
+    pub processors: Vec<ProcessorConfig>,
+    /// The queue between processors and outputs.
+    pub queue: QueueConfig,
+    /// Outputs, in order.
+    pub outputs: Vec<OutputConfig>,
+    /// logward's own logs.
+    pub logging: LoggingConfig,
+    /// How long a graceful stop may take to drain events and save checkpoints.
+    pub shutdown_timeout: HumanDuration,
+    /// How often a progress line is printed (`0s` turns it off).
+    pub progress_interval: HumanDuration,
+}
+
+/// One input, chosen by its `type`.
+#[derive(Debug, Clone)]
+pub enum InputConfig {
+    /// `type: file`.
+    File(FileInputConfig),
+}
+
+impl InputConfig {
+    /// The names accepted after `type:`.
+    pub const TYPES: &'static [&'static str] = &["file"];
+}
+
+/// One output, chosen by its `type`.
+#[derive(Debug, Clone)]
+pub enum OutputConfig {
+    /// `type: console`.
+    Console(ConsoleOutputConfig),
+    /// `type: file`.
+    File(FileOutputConfig),
+}
+
+impl OutputConfig {
+    /// The names accepted after `type:`.
+    pub const TYPES: &'static [&'static str] = &["console", "file"];
+
+    /// The output's name in metrics and logs.
+    pub fn name(&self, index: usize) -> String {
+        let (kind, id) = match self {
+            OutputConfig::Console(c) => ("console", c.id.clone()),
+            OutputConfig::File(c) => ("file", c.id.clone()),
+        };
+        id.unwrap_or_else(|| format!("{kind}-{index}"))
+    }
+}
+
+/// `queue:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// `memory` (default) or `disk`.
+    #[serde(rename = "type", default)]
+    pub kind: QueueKind,
+    /// The most events held in memory between processors and outputs; inputs wait when it is reached.
+    #[serde(default = "default_max_events")]
+    pub max_events: usize,
+    /// The largest batch handed to an output at once.
+    #[serde(default = "default_batch_events")]
+    pub batch_events: usize,
+    /// Disk queue: the most bytes on disk before inputs wait.
+    #[serde(default)]
+    pub max_size: Option<ByteSize>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            kind: QueueKind::Memory,
+            max_events: default_max_events(),
+            batch_events: default_batch_events(),
+            max_size: None,
+        }
+    }
+}
+
+/// The kind of queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// Bounded, in memory; inputs' checkpoints move when every output accepted the events.
+    #[default]
+    Memory,
+}
+
+fn default_max_events() -> usize {
+    16_384
+}
+fn default_batch_events() -> usize {
+    1024
+}
+
+/// `logging:` — logward's own log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace` (or a tracing filter like `logward=debug`).
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// `text` or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// Also write to `<data_dir>/logs/logward.log`, rotated daily.
+    #[serde(default = "default_true")]
+    pub to_file: bool,
+    /// How many rotated log files to keep.
+    #[serde(default = "default_keep_files")]
+    pub keep_files: usize,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: default_level(),
+            format: LogFormat::Text,
+            to_file: true,
+            keep_files: default_keep_files(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_keep_files() -> usize {
+    7
+}

@@ -1,0 +1,670 @@
+//! The file input's read loop: discovery, harvesting, rotation, acknowledgements and the registry.
+
+use super::config::{FileInputConfig, StartPosition};
+use super::decode::{EventTemplate, FileStream};
+use super::identity::{self, Observed, head_hash, open_shared};
+use super::lines::LineReader;
+use super::multiline::Multiline;
+use super::registry::{Entry, Registry};
+use crate::event::{Event, format_timestamp};
+use crate::inputs::{Input, InputContext};
+use crate::observe::metrics::{self, Counter, Gauge};
+use crate::pipeline::ack::{AckStatus, CheckpointTracker};
+use crate::pipeline::queue::Closed;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A configured file input.
+pub struct FileInput {
+    cfg: FileInputConfig,
+    batch_lines: usize,
+}
+
+impl FileInput {
+    /// An input that hands out batches of at most `batch_lines` events.
+    pub fn new(cfg: FileInputConfig, batch_lines: usize) -> FileInput {
+        FileInput {
+            cfg,
+            batch_lines: batch_lines.max(1),
+        }
+    }
+}
+
+impl Input for FileInput {
+    fn run(self: Box<Self>, ctx: InputContext) -> anyhow::Result<()> {
+        let mut tailer = Tailer::new(self.cfg, self.batch_lines, ctx)?;
+        tailer.run();
+        Ok(())
+    }
+}
+
+/// How far a batch took a file.
+#[derive(Debug)]
+struct Checkpoint {
+    entry_id: String,
+    offset: u64,
+    finished: bool,
+}
+
+struct Harvester {
+    entry_id: String,
+    path: PathBuf,
+    node: Option<(u64, u64)>,
+    reader: LineReader,
+    stream: FileStream,
+    multiline: Option<Multiline>,
+    gzip: bool,
+    /// The path no longer names this file (renamed away or deleted): read to the end, then release.
+    path_gone: bool,
+    last_data: Instant,
+    closed: bool,
+}
+
+struct Counters {
+    files_opened: Counter,
+    files_closed: Counter,
+    truncations: Counter,
+    read_errors: Counter,
+    open_files: Gauge,
+}
+
+struct Tailer {
+    cfg: FileInputConfig,
+    ctx: InputContext,
+    template: EventTemplate,
+    registry: Registry,
+    registry_path: PathBuf,
+    harvesters: Vec<Harvester>,
+    /// Offsets read and sent (ahead of the acknowledged offsets in the registry).
+    read_offsets: HashMap<String, u64>,
+    tracker: CheckpointTracker<Checkpoint>,
+    exclude: Vec<(glob::Pattern, bool)>,
+    batch_lines: usize,
+    fingerprint_bytes: usize,
+    first_scan: bool,
+    dirty: bool,
+    last_save: Instant,
+    warned: HashMap<PathBuf, String>,
+    counters: Counters,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Tailer {
+    fn new(cfg: FileInputConfig, batch_lines: usize, ctx: InputContext) -> anyhow::Result<Tailer> {
+        let registry_path = Registry::path(&ctx.data_dir, &ctx.id);
+        let registry = Registry::load(&registry_path).map_err(|e| {
+            anyhow::anyhow!("cannot read the registry {}: {e}", registry_path.display())
+        })?;
+        let exclude = cfg
+            .exclude
+            .iter()
+            .filter_map(|p| {
+                glob::Pattern::new(p)
+                    .ok()
+                    .map(|g| (g, p.contains('/') || p.contains('\\')))
+            })
+            .collect();
+        let template = EventTemplate::new(&ctx.id, &cfg, ctx.host_name.clone());
+        let id = ctx.id.clone();
+        let counters = Counters {
+            files_opened: metrics::counter("input_files_opened_total", &[("input", &id)]),
+            files_closed: metrics::counter("input_files_closed_total", &[("input", &id)]),
+            truncations: metrics::counter("input_files_truncated_total", &[("input", &id)]),
+            read_errors: metrics::counter("input_read_errors_total", &[("input", &id)]),
+            open_files: metrics::gauge("input_open_files", &[("input", &id)]),
+        };
+        Ok(Tailer {
+            fingerprint_bytes: cfg.fingerprint_bytes.as_usize(),
+            cfg,
+            ctx,
+            template,
+            registry,
+            registry_path,
+            harvesters: Vec::new(),
+            read_offsets: HashMap::new(),
+            tracker: CheckpointTracker::default(),
+            exclude,
+            batch_lines,
+            first_scan: true,
+            dirty: false,
+            last_save: Instant::now(),
+            warned: HashMap::new(),
+            counters,
+        })
+    }
+
+    fn run(&mut self) {
+        let scan_every = self
+            .cfg
+            .scan_frequency
+            .get()
+            .max(Duration::from_millis(100));
+        let mut next_scan = Instant::now();
+        let mut idle = Duration::from_millis(5);
+        'outer: while !self.ctx.stop.is_stopped() {
+            if Instant::now() >= next_scan {
+                self.scan();
+                next_scan = Instant::now() + scan_every;
+            }
+            let mut worked = false;
+            for i in 0..self.harvesters.len() {
+                match self.harvest(i) {
+                    Ok(n) => worked |= n > 0,
+                    Err(Closed) => break 'outer,
+                }
+            }
+            self.harvesters.retain(|h| !h.closed);
+            self.counters.open_files.set(self.harvesters.len() as i64);
+            self.apply_acks();
+            if worked {
+                idle = Duration::from_millis(5);
+            } else {
+                if self.ctx.stop.wait_timeout(idle) {
+                    break;
+                }
+                idle = (idle * 2).min(Duration::from_millis(250));
+            }
+        }
+        // Drain: wait for the batches already sent; whatever is not acknowledged is read again next time.
+        while self.tracker.in_flight() > 0 && !self.ctx.force.is_stopped() {
+            if let Some(ack) = self
+                .ctx
+                .acks
+                .recv_timeout_blocking(Duration::from_millis(50))
+            {
+                self.tracker.settle(ack);
+                self.apply_acks();
+            }
+        }
+        self.apply_acks();
+        if self.tracker.in_flight() > 0 {
+            tracing::warn!(input = %self.ctx.id, batches = self.tracker.in_flight(),
+                "stopping with unacknowledged batches; their lines will be read again after restart");
+        }
+        self.save_registry();
+    }
+
+    fn apply_acks(&mut self) {
+        for ack in self.ctx.acks.try_drain() {
+            self.tracker.settle(ack);
+        }
+        for cp in self.tracker.release() {
+            if let Some(entry) = self.registry.get_mut(&cp.entry_id) {
+                if cp.offset > entry.offset {
+                    entry.offset = cp.offset;
+                }
+                entry.finished |= cp.finished;
+                self.dirty = true;
+            }
+        }
+        if self.dirty && self.last_save.elapsed() >= Duration::from_millis(250) {
+            self.save_registry();
+        }
+    }
+
+    fn save_registry(&mut self) {
+        match self.registry.save(&self.registry_path) {
+            Ok(()) => self.dirty = false,
+            Err(e) => {
+                tracing::error!(input = %self.ctx.id, registry = %self.registry_path.display(),
+                "cannot save the registry ({e}); offsets will be saved at the next try")
+            }
+        }
+        self.last_save = Instant::now();
+    }
+
+    fn warn_once(&mut self, path: &Path, message: String) {
+        if self.warned.get(path) != Some(&message) {
+            tracing::warn!(input = %self.ctx.id, path = %path.display(), "{message}");
+            self.warned.insert(path.to_path_buf(), message);
+        }
+    }
+
+    fn is_excluded(&self, path: &Path) -> bool {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.exclude.iter().any(|(p, full)| {
+            if *full {
+                p.matches_path(path)
+            } else {
+                p.matches(&name)
+            }
+        })
+    }
+
+    /// Every regular file the globs match now.
+    fn matching_files(&mut self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for pattern in self.cfg.paths.clone() {
+            let Ok(paths) = glob::glob(&pattern) else {
+                continue;
+            };
+            for entry in paths {
+                match entry {
+                    Ok(p) if p.is_file() && !self.is_excluded(&p) => found.push(p),
+                    Ok(_) => {}
+                    Err(e) => {
+                        let path = e.path().to_path_buf();
+                        self.warn_once(
+                            &path,
+                            format!("cannot look into this folder: {}", e.error()),
+                        );
+                    }
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    /// Finds the registry entry for an observed file.
+    fn find_entry(&self, obs: &Observed) -> Option<usize> {
+        let full = obs.head.len() >= self.fingerprint_bytes;
+        let hash = head_hash(&obs.head);
+        self.registry.entries.iter().position(|e| {
+            let len = e.head_len as usize;
+            if len == obs.head.len() && e.head_hash == hash {
+                // Equal prefixes: the fingerprint alone when it is full length; the node too for short files.
+                full || (e.node.is_some() && e.node == obs.node) || (obs.gzip && e.finished)
+            } else if len < obs.head.len() && e.node.is_some() && e.node == obs.node {
+                head_hash(&obs.head[..len]) == e.head_hash
+            } else {
+                false
+            }
+        })
+    }
+
+    fn scan(&mut self) {
+        let now_secs = unix_now();
+        let paths = self.matching_files();
+        for h in &mut self.harvesters {
+            if !h.path_gone && !paths.contains(&h.path) {
+                h.path_gone = true;
+            }
+        }
+        for path in paths {
+            let node = identity::node_of_path(&path);
+            if let Some(h) = self
+                .harvesters
+                .iter_mut()
+                .find(|h| h.path == path && !h.path_gone)
+            {
+                if node.is_none() || node == h.node {
+                    continue;
+                }
+                // The path names a new file now (rename rotation): finish the old one through its handle.
+                h.path_gone = true;
+            }
+            let obs = match identity::observe(&path, self.fingerprint_bytes) {
+                Ok(o) => o,
+                Err(e) => {
+                    self.warn_once(&path, format!("cannot open the file: {e}"));
+                    continue;
+                }
+            };
+            self.warned.remove(&path);
+            if obs.head.is_empty() {
+                continue;
+            }
+            self.discover(path, obs, now_secs);
+        }
+        self.first_scan = false;
+    }
+
+    fn discover(&mut self, path: PathBuf, obs: Observed, now_secs: u64) {
+        let hash = head_hash(&obs.head);
+        match self.find_entry(&obs) {
+            Some(i) => {
+                let entry_id = self.registry.entries[i].id.clone();
+                if let Some(h) = self.harvesters.iter_mut().find(|h| h.entry_id == entry_id) {
+                    if h.node == obs.node && h.path != path {
+                        // Renamed: keep reading through the same handle, remember the new name.
+                        h.path = path.clone();
+                        h.path_gone = false;
+                        let e = &mut self.registry.entries[i];
+                        e.path = path;
+                        e.last_seen = now_secs;
+                    }
+                    // Otherwise a copy of a file being read (copytruncate): the original is read instead.
+                    return;
+                }
+                let read_offset = self.read_offsets.get(&entry_id).copied().unwrap_or(0);
+                let e = &mut self.registry.entries[i];
+                e.last_seen = now_secs;
+                if !obs.gzip && e.offset > obs.size {
+                    // Same beginning but shorter than what was read: the file was truncated and rewritten.
+                    self.counters.truncations.inc();
+                    tracing::info!(input = %self.ctx.id, path = %path.display(), "the file is shorter than the saved offset: it was truncated; reading it from the start");
+                    e.finished = true;
+                    self.new_entry(path, obs, hash, now_secs, 0);
+                    return;
+                }
+                if e.finished {
+                    return;
+                }
+                let offset = e.offset.max(read_offset);
+                if (obs.head.len() as u64) > e.head_len && !obs.gzip {
+                    e.head_len = obs.head.len() as u64;
+                    e.head_hash = hash;
+                }
+                if !obs.gzip {
+                    e.node = obs.node;
+                    e.path = path.clone();
+                }
+                if obs.gzip || obs.size > offset {
+                    self.start_harvester(entry_id, path, &obs, offset);
+                }
+            }
+            None => {
+                if let Some(max_age) = self.cfg.ignore_older {
+                    let old = obs
+                        .modified
+                        .and_then(|m| m.elapsed().ok())
+                        .is_some_and(|age| age > max_age.get());
+                    if old {
+                        return;
+                    }
+                }
+                let offset = if self.first_scan
+                    && self.cfg.start_position == StartPosition::End
+                    && !obs.gzip
+                {
+                    obs.size
+                } else {
+                    0
+                };
+                self.new_entry(path, obs, hash, now_secs, offset);
+            }
+        }
+    }
+
+    fn new_entry(&mut self, path: PathBuf, obs: Observed, hash: u64, now_secs: u64, offset: u64) {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let mut seed = obs.head.clone();
+        seed.extend_from_slice(&nanos.to_le_bytes());
+        seed.extend_from_slice(path.to_string_lossy().as_bytes());
+        let id = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&seed));
+        self.registry.entries.push(Entry {
+            id: id.clone(),
+            path: path.clone(),
+            offset,
+            head_len: obs.head.len() as u64,
+            head_hash: hash,
+            node: obs.node,
+            gzip: obs.gzip,
+            finished: false,
+            last_seen: now_secs,
+        });
+        self.dirty = true;
+        self.start_harvester(id, path, &obs, offset);
+    }
+
+    fn start_harvester(&mut self, entry_id: String, path: PathBuf, obs: &Observed, offset: u64) {
+        let opened = open_shared(&path).and_then(|f| {
+            let node = identity::node_of(&f);
+            LineReader::open(f, offset, obs.gzip, self.cfg.max_line_bytes.as_usize())
+                .map(|r| (r, node))
+        });
+        let (reader, node) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                self.counters.read_errors.inc();
+                self.warn_once(
+                    &path,
+                    format!("cannot open the file at offset {offset}: {e}"),
+                );
+                return;
+            }
+        };
+        let multiline = self
+            .cfg
+            .multiline
+            .as_ref()
+            .and_then(|m| Multiline::new(m).ok());
+        tracing::debug!(input = %self.ctx.id, path = %path.display(), offset, "reading file");
+        self.counters.files_opened.inc();
+        let stream = FileStream {
+            path: path.to_string_lossy().into_owned(),
+            source: format!("{}/{}", self.ctx.id, entry_id),
+        };
+        self.harvesters.push(Harvester {
+            entry_id,
+            path,
+            node,
+            reader,
+            stream,
+            multiline,
+            gzip: obs.gzip,
+            path_gone: false,
+            last_data: Instant::now(),
+            closed: false,
+        });
+    }
+
+    /// Reads one batch from harvester `i` and sends it. Returns how many lines were read.
+    fn harvest(&mut self, i: usize) -> Result<usize, Closed> {
+        let now = Instant::now();
+        let timestamp = format_timestamp(chrono::Utc::now());
+        let Tailer {
+            harvesters,
+            template,
+            batch_lines,
+            counters,
+            ..
+        } = self;
+        let h = &mut harvesters[i];
+        let mut events: Vec<Event> = Vec::new();
+        let mut last_end: Option<u64> = None;
+        let Harvester {
+            reader,
+            multiline,
+            stream,
+            ..
+        } = h;
+        let polled = reader.poll(*batch_lines, |line| match multiline {
+            Some(ml) => ml.push(
+                line.bytes,
+                line.start,
+                line.end,
+                line.truncated,
+                now,
+                &mut |j| {
+                    events.push(template.event(stream, &j.bytes, j.start, j.truncated, &timestamp));
+                    last_end = Some(j.end);
+                },
+            ),
+            None => {
+                events.push(template.event(
+                    stream,
+                    line.bytes,
+                    line.start,
+                    line.truncated,
+                    &timestamp,
+                ));
+                last_end = Some(line.end);
+            }
+        });
+        let mut finished = false;
+        let polled = match polled {
+            Ok(p) => p,
+            Err(e) => {
+                counters.read_errors.inc();
+                tracing::warn!(input = %self.ctx.id, path = %h.path.display(), "reading failed: {e}; the file is released and read again from its saved offset at the next scan");
+                h.closed = true;
+                super::lines::Polled {
+                    lines: 0,
+                    eof: true,
+                }
+            }
+        };
+        if polled.lines > 0 {
+            h.last_data = now;
+        }
+        if let Some(ml) = &mut h.multiline {
+            ml.flush_if_due(now, &mut |j| {
+                events.push(template.event(&h.stream, &j.bytes, j.start, j.truncated, &timestamp));
+                last_end = Some(j.end);
+            });
+        }
+        if polled.eof && !h.closed {
+            if h.gzip {
+                // A compressed file is complete: hand out its last line, then it is done for good.
+                h.reader.finish(|line| {
+                    let mut push = |bytes: &[u8], start, end, truncated| {
+                        events.push(template.event(&h.stream, bytes, start, truncated, &timestamp));
+                        last_end = Some(end);
+                    };
+                    match &mut h.multiline {
+                        Some(ml) => ml.push(
+                            line.bytes,
+                            line.start,
+                            line.end,
+                            line.truncated,
+                            now,
+                            &mut |j| push(&j.bytes, j.start, j.end, j.truncated),
+                        ),
+                        None => push(line.bytes, line.start, line.end, line.truncated),
+                    }
+                });
+                if let Some(ml) = &mut h.multiline {
+                    ml.flush(&mut |j| {
+                        events.push(template.event(
+                            &h.stream,
+                            &j.bytes,
+                            j.start,
+                            j.truncated,
+                            &timestamp,
+                        ));
+                        last_end = Some(j.end);
+                    });
+                }
+                finished = true;
+                h.closed = true;
+            } else {
+                self.at_end_of_plain_file(i, now);
+            }
+        }
+        let h = &mut self.harvesters[i];
+        let lines = polled.lines;
+        if events.is_empty() && !finished {
+            return Ok(lines);
+        }
+        let offset = last_end.unwrap_or_else(|| h.reader.offset());
+        self.read_offsets.insert(h.entry_id.clone(), offset);
+        let mut ack = self.ctx.acks.new_batch();
+        self.tracker.register(
+            ack.seq(),
+            Checkpoint {
+                entry_id: h.entry_id.clone(),
+                offset,
+                finished,
+            },
+        );
+        if events.is_empty() {
+            ack.complete(AckStatus::Delivered);
+            return Ok(lines);
+        }
+        let sent = self.ctx.sender.send_blocking(
+            events,
+            std::mem::replace(&mut ack, crate::pipeline::ack::AckRef::detached()),
+        );
+        ack.complete(AckStatus::Delivered);
+        sent.map(|_| lines.max(1))
+    }
+
+    /// At the end of a plain file: detect truncation, release renamed/deleted/inactive files.
+    fn at_end_of_plain_file(&mut self, i: usize, now: Instant) {
+        let grace = self.cfg.close_inactive.get().min(Duration::from_secs(5));
+        let close_inactive = self.cfg.close_inactive.get();
+        let h = &mut self.harvesters[i];
+        let read_to = h.reader.offset() + h.reader.buffered() as u64;
+        let size = h
+            .reader
+            .file()
+            .and_then(|f| f.metadata().ok())
+            .map(|m| m.len());
+        if let Some(size) = size {
+            if size < read_to {
+                self.truncated(i);
+                return;
+            }
+        }
+        let idle = now.duration_since(h.last_data);
+        let pending_lines =
+            h.multiline.as_ref().is_some_and(Multiline::has_pending) || h.reader.buffered() > 0;
+        if (h.path_gone && idle >= grace && !pending_lines) || idle >= close_inactive {
+            tracing::debug!(input = %self.ctx.id, path = %h.path.display(), renamed_or_deleted = h.path_gone, "releasing file");
+            h.closed = true;
+            self.counters.files_closed.inc();
+        }
+    }
+
+    /// The file being read became shorter (copytruncate). Whatever was copied before the truncation is read
+    /// from the copy when the globs match it; the truncated file is then read as a new file.
+    fn truncated(&mut self, i: usize) {
+        self.counters.truncations.inc();
+        let (entry_id, node, offset, path) = {
+            let h = &self.harvesters[i];
+            (
+                h.entry_id.clone(),
+                h.node,
+                h.reader.offset(),
+                h.path.clone(),
+            )
+        };
+        let head = self
+            .registry
+            .entries
+            .iter()
+            .find(|e| e.id == entry_id)
+            .map(|e| (e.head_len, e.head_hash));
+        let copy = head.and_then(|(len, hash)| {
+            self.matching_files().into_iter().find(|p| {
+                p != &path
+                    && identity::node_of_path(p) != node
+                    && identity::observe(p, len as usize).is_ok_and(|o| {
+                        o.head.len() as u64 == len && head_hash(&o.head) == hash && o.size >= offset
+                    })
+            })
+        });
+        let h = &mut self.harvesters[i];
+        match copy.and_then(|p| open_shared(&p).ok().map(|f| (p, f))) {
+            Some((copy_path, file)) => {
+                match LineReader::open(file, offset, false, self.cfg.max_line_bytes.as_usize()) {
+                    Ok(reader) => {
+                        tracing::info!(input = %self.ctx.id, path = %path.display(), copy = %copy_path.display(),
+                        "the file was truncated after being copied (copytruncate); reading the rest from the copy");
+                        h.reader = reader;
+                        h.path = copy_path;
+                        h.path_gone = true;
+                        h.last_data = Instant::now();
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(input = %self.ctx.id, "cannot read the rotated copy: {e}")
+                    }
+                }
+            }
+            None => tracing::warn!(input = %self.ctx.id, path = %path.display(), offset,
+                "the file was truncated and no rotated copy matching the globs was found; lines written after offset {offset} and before the truncation could not be read"),
+        }
+        h.closed = true;
+        if let Some(e) = self.registry.get_mut(&entry_id) {
+            e.finished = true;
+            self.dirty = true;
+        }
+    }
+}

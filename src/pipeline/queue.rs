@@ -1,0 +1,121 @@
+//! The memory queue: a bounded fan-out from the processors to every output.
+//!
+//! Each output has its own bounded channel of batches. A batch's events are shared (not copied) between
+//! outputs; each output holds its own share of the batch's acknowledgement. When an output's channel is full
+//! the sender waits: that is the backpressure that slows inputs down instead of dropping events.
+
+use super::ack::{AckRef, AckStatus};
+use crate::event::Event;
+use crate::observe::metrics::{self, Counter, Gauge};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A batch as one output sees it.
+pub struct Delivery {
+    /// The events, shared with the other outputs.
+    pub events: Arc<Vec<Event>>,
+    /// This output's share of the acknowledgement.
+    pub ack: AckRef,
+}
+
+/// The writing end, cloned into every input.
+#[derive(Clone)]
+pub struct QueueWriter {
+    outputs: Arc<Vec<mpsc::Sender<Delivery>>>,
+    queued: Gauge,
+}
+
+/// The reading end of one output.
+pub struct QueueReader {
+    rx: mpsc::Receiver<Delivery>,
+    queued: Gauge,
+}
+
+/// The queue was closed because the pipeline is shutting down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the pipeline is shutting down")]
+pub struct Closed;
+
+/// A memory queue for `outputs` outputs, holding at most `capacity_batches` batches per output.
+pub fn memory_queue(outputs: usize, capacity_batches: usize) -> (QueueWriter, Vec<QueueReader>) {
+    let queued = metrics::gauge("queue_events", &[("queue", "memory")]);
+    let mut txs = Vec::with_capacity(outputs);
+    let mut readers = Vec::with_capacity(outputs);
+    for _ in 0..outputs {
+        let (tx, rx) = mpsc::channel(capacity_batches.max(1));
+        txs.push(tx);
+        readers.push(QueueReader {
+            rx,
+            queued: queued.clone(),
+        });
+    }
+    (
+        QueueWriter {
+            outputs: Arc::new(txs),
+            queued,
+        },
+        readers,
+    )
+}
+
+impl QueueWriter {
+    fn deliveries(&self, events: Vec<Event>, ack: AckRef) -> (Vec<Delivery>, AckRef) {
+        let events = Arc::new(events);
+        let deliveries = self
+            .outputs
+            .iter()
+            .map(|_| Delivery {
+                events: Arc::clone(&events),
+                ack: ack.split(),
+            })
+            .collect();
+        (deliveries, ack)
+    }
+
+    /// Queues a batch, waiting while an output's channel is full (for input threads).
+    pub fn push_blocking(&self, events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
+        let n = events.len() as i64;
+        let (deliveries, ack) = self.deliveries(events, ack);
+        // The original share is settled now that every output holds its own.
+        ack.complete(AckStatus::Delivered);
+        for (tx, d) in self.outputs.iter().zip(deliveries) {
+            tx.blocking_send(d).map_err(|_| Closed)?;
+        }
+        self.queued.add(n);
+        Ok(())
+    }
+
+    /// Queues a batch, waiting while an output's channel is full (for async inputs).
+    pub async fn push(&self, events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
+        let n = events.len() as i64;
+        let (deliveries, ack) = self.deliveries(events, ack);
+        ack.complete(AckStatus::Delivered);
+        for (tx, d) in self.outputs.iter().zip(deliveries) {
+            tx.send(d).await.map_err(|_| Closed)?;
+        }
+        self.queued.add(n);
+        Ok(())
+    }
+}
+
+impl QueueReader {
+    /// The next batch, or `None` once every writer is gone and the queue is empty.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        let d = self.rx.recv().await?;
+        Some(d)
+    }
+
+    /// Marks a batch as taken out of the queue (for the depth gauge; counted once, by the first output).
+    pub fn taken(&self, d: &Delivery, first_output: bool) {
+        if first_output {
+            self.queued.add(-(d.events.len() as i64));
+        }
+    }
+}
+
+/// Counters shared by everything that feeds the queue.
+#[derive(Clone)]
+pub struct IntakeCounters {
+    /// Events that entered the pipeline (after processors).
+    pub events_in: Counter,
+}

@@ -1,0 +1,64 @@
+//! What an input holds to hand its batches to the pipeline: processors run on the input's own thread
+//! (so several inputs parse in parallel), then the batch enters the queue.
+
+use super::ack::{AckRef, AckStatus};
+use super::queue::{Closed, QueueWriter};
+use crate::event::Event;
+use crate::observe::metrics::{self, Counter};
+use crate::processors::Chain;
+use std::sync::Arc;
+
+/// An input's handle on the pipeline.
+#[derive(Clone)]
+pub struct EventSender {
+    input_chain: Arc<Chain>,
+    global_chain: Arc<Chain>,
+    queue: QueueWriter,
+    received: Counter,
+    sent: Counter,
+}
+
+impl EventSender {
+    /// A sender for the input `input_id`.
+    pub fn new(
+        input_id: &str,
+        input_chain: Arc<Chain>,
+        global_chain: Arc<Chain>,
+        queue: QueueWriter,
+    ) -> EventSender {
+        EventSender {
+            input_chain,
+            global_chain,
+            queue,
+            received: metrics::counter("input_events_total", &[("input", input_id)]),
+            sent: metrics::counter("pipeline_events_in_total", &[("input", input_id)]),
+        }
+    }
+
+    fn process(&self, events: &mut Vec<Event>) {
+        self.received.add(events.len() as u64);
+        self.input_chain.run(events);
+        self.global_chain.run(events);
+        self.sent.add(events.len() as u64);
+    }
+
+    /// Processes and queues a batch, waiting while the queue is full. For input threads.
+    pub fn send_blocking(&self, mut events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
+        self.process(&mut events);
+        if events.is_empty() {
+            ack.complete(AckStatus::Delivered);
+            return Ok(());
+        }
+        self.queue.push_blocking(events, ack)
+    }
+
+    /// Processes and queues a batch, waiting while the queue is full. For async inputs.
+    pub async fn send(&self, mut events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
+        self.process(&mut events);
+        if events.is_empty() {
+            ack.complete(AckStatus::Delivered);
+            return Ok(());
+        }
+        self.queue.push(events, ack).await
+    }
+}
