@@ -395,6 +395,13 @@ impl Loader {
     }
 }
 
+/// Removes `.` components so paths read the way a person would write them.
+pub fn lexical_clean(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
 /// The id of an input as used for its registry and metrics.
 pub fn input_id(input: &InputConfig) -> String {
     match input {

@@ -1,3 +1,5 @@
 //! logward's view of itself: metrics, its own logs, progress reporting.
 
+pub mod logging;
 pub mod metrics;
+pub mod progress;

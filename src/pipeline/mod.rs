@@ -2,5 +2,6 @@
 
 pub mod ack;
 pub mod queue;
+pub mod run;
 pub mod sender;
 pub mod shutdown;

@@ -102,7 +102,9 @@ fn resolve_glob(pattern: &str, base_dir: &Path) -> String {
     if Path::new(pattern).is_absolute() || pattern.starts_with('\\') {
         pattern.to_string()
     } else {
-        base_dir.join(pattern).to_string_lossy().into_owned()
+        crate::config::load::lexical_clean(&base_dir.join(pattern))
+            .to_string_lossy()
+            .into_owned()
     }
 }
 

@@ -1,0 +1,52 @@
+//! `logward check`: validates a configuration without running it.
+
+use super::exit;
+use crate::config::{Config, InputConfig, load_file};
+use std::path::Path;
+
+/// Validates the file at `path`, prints every problem, returns the exit code.
+pub fn check(path: &Path) -> i32 {
+    match load_file(path) {
+        Ok(config) => {
+            if let Err(e) = crate::pipeline::run::build_processors_only(&config) {
+                eprintln!("{}: {e:#}", path.display());
+                return exit::BAD_CONFIG;
+            }
+            for warning in warnings(&config) {
+                eprintln!("warning: {warning}");
+            }
+            println!(
+                "{}: OK ({} input(s), {} output(s), {} global processor(s))",
+                path.display(),
+                config.inputs.len(),
+                config.outputs.len(),
+                config.processors.len()
+            );
+            exit::OK
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            exit::BAD_CONFIG
+        }
+    }
+}
+
+/// Things that are allowed but probably not meant.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for input in &config.inputs {
+        match input {
+            InputConfig::File(c) => {
+                for pattern in &c.paths {
+                    let matches = glob::glob(pattern)
+                        .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
+                        .unwrap_or(false);
+                    if !matches {
+                        out.push(format!("no file matches {pattern:?} yet; logward will pick files up when they appear"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}

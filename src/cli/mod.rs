@@ -1,0 +1,76 @@
+//! Subcommands of the `logward` command.
+
+pub mod check;
+pub mod run;
+pub mod signals;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// logward: collects logs, parses them, keeps them safe on disk and ships them.
+#[derive(Debug, Parser)]
+#[command(name = "logward", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline in the foreground (Ctrl-C stops it gracefully; a second Ctrl-C exits at once).
+    Run(RunArgs),
+    /// Validate a configuration and report every mistake with its line and column.
+    Check(ConfigArg),
+    /// Print the version and the build target.
+    Version,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The configuration file. Without it, logward runs its embedded demo configuration, which tails the
+    /// sample logs in ./examples/sample-logs and writes NDJSON files to ./data/out.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override `data_dir` from the configuration.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A configuration file argument.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The configuration file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// Exit codes shared by the subcommands.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// A failure while running.
+    pub const FAILURE: i32 = 1;
+    /// The configuration is invalid.
+    pub const BAD_CONFIG: i32 = 2;
+    /// Stopped by a second interrupt without draining.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(&args.config),
+        Command::Version => {
+            println!(
+                "logward {} ({})",
+                env!("CARGO_PKG_VERSION"),
+                env!("LOGWARD_TARGET")
+            );
+            exit::OK
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Builds a running pipeline from a configuration and drives it until stopped.
+//!
+//! Shutdown order: inputs stop reading and wait for their in-flight batches; when the last input is gone
+//! the queue closes, outputs drain what is left and close. If that takes longer than `shutdown_timeout`,
+//! the force signal makes outputs abandon their retries and inputs stop waiting: nothing unacknowledged
+//! has moved a checkpoint, so it is read again after the restart.
+
+use super::ack::AckReceiver;
+use super::queue::memory_queue;
+use super::sender::EventSender;
+use super::shutdown::StopSignal;
+use crate::config::load::input_id;
+use crate::config::{Config, InputConfig, OutputConfig};
+use crate::inputs::{Input, InputContext};
+use crate::outputs::Output;
+use crate::outputs::runner::{Backoff, run_output};
+use crate::processors::config::build_chain;
+use anyhow::Context as _;
+use std::sync::Arc;
+
+/// Signals that control a running pipeline.
+#[derive(Clone, Default)]
+pub struct Control {
+    /// Raised to ask for a graceful stop.
+    pub stop: StopSignal,
+    /// Raised when the graceful stop has taken too long.
+    pub force: StopSignal,
+}
+
+/// Everything built from the configuration, before anything runs. Building can fail (a file output folder
+/// that cannot be created, a processor that does not compile); then nothing has started.
+pub struct Built {
+    inputs: Vec<(String, Box<dyn Input>, EventSender)>,
+    outputs: Vec<(String, Box<dyn Output>, crate::pipeline::queue::QueueReader)>,
+}
+
+/// Builds inputs, processors, queue and outputs.
+pub fn build(config: &Config) -> anyhow::Result<Built> {
+    let global = build_chain(&config.processors, "global", &config.base_dir).map_err(|errs| {
+        anyhow::anyhow!(
+            "the global processors cannot be built:\n{}",
+            errs.iter()
+                .map(|e| format!("  processors[{}] ({}): {}", e.index, e.processor, e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let global = Arc::new(global);
+    let capacity = (config.queue.max_events / config.queue.batch_events.max(1)).max(2);
+    let (writer, readers) = memory_queue(config.outputs.len(), capacity);
+    let mut outputs = Vec::new();
+    for ((index, out_cfg), reader) in config.outputs.iter().enumerate().zip(readers) {
+        let name = out_cfg.name(index);
+        let output: Box<dyn Output> = match out_cfg {
+            OutputConfig::Console(c) => Box::new(crate::outputs::console::ConsoleOutput::new(c)),
+            OutputConfig::File(c) => Box::new(
+                crate::outputs::file::FileOutput::open(c, &name)
+                    .with_context(|| format!("output `{name}`"))?,
+            ),
+        };
+        outputs.push((name, output, reader));
+    }
+    let mut inputs = Vec::new();
+    for input_cfg in &config.inputs {
+        let id = input_id(input_cfg);
+        let (input, chain): (Box<dyn Input>, _) = match input_cfg {
+            InputConfig::File(c) => {
+                let chain = build_chain(&c.processors, &id, &config.base_dir).map_err(|errs| {
+                    anyhow::anyhow!(
+                        "the processors of input `{id}` cannot be built:\n{}",
+                        errs.iter()
+                            .map(|e| format!(
+                                "  processors[{}] ({}): {}",
+                                e.index, e.processor, e.message
+                            ))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    )
+                })?;
+                (
+                    Box::new(crate::inputs::file::FileInput::new(
+                        c.clone(),
+                        config.queue.batch_events,
+                    )),
+                    chain,
+                )
+            }
+        };
+        let sender = EventSender::new(&id, Arc::new(chain), Arc::clone(&global), writer.clone());
+        inputs.push((id, input, sender));
+    }
+    Ok(Built { inputs, outputs })
+}
+
+/// Builds every processor chain of a configuration without opening anything (for `logward check`).
+pub fn build_processors_only(config: &Config) -> anyhow::Result<()> {
+    let describe = |scope: &str, errs: Vec<crate::processors::config::BuildError>| {
+        anyhow::anyhow!(
+            "the processors of {scope} cannot be built:\n{}",
+            errs.iter()
+                .map(|e| format!("  processors[{}] ({}): {}", e.index, e.processor, e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    build_chain(&config.processors, "global", &config.base_dir)
+        .map_err(|e| describe("the pipeline", e))?;
+    for input in &config.inputs {
+        let InputConfig::File(c) = input;
+        build_chain(&c.processors, "check", &config.base_dir)
+            .map_err(|e| describe(&format!("input `{}`", input_id(input)), e))?;
+    }
+    Ok(())
+}
+
+/// Runs a built pipeline until `control.stop` is raised and everything has drained (or `control.force`).
+/// Blocks the calling thread; the async parts run on their own runtime.
+pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("logward-worker")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let host_name = gethostname::gethostname().to_string_lossy().into_owned();
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}",
+            config.data_dir.display()
+        )
+    })?;
+
+    let mut output_tasks = Vec::new();
+    for (i, (name, output, reader)) in built.outputs.into_iter().enumerate() {
+        output_tasks.push(runtime.spawn(run_output(
+            name,
+            output,
+            reader,
+            i == 0,
+            Backoff::default(),
+            control.force.clone(),
+        )));
+    }
+    let mut input_threads = Vec::new();
+    for (id, input, sender) in built.inputs {
+        let ctx = InputContext {
+            id: id.clone(),
+            data_dir: config.data_dir.clone(),
+            sender,
+            acks: AckReceiver::new(),
+            stop: control.stop.clone(),
+            force: control.force.clone(),
+            host_name: host_name.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("input-{id}"))
+            .spawn(move || {
+                if let Err(e) = input.run(ctx) {
+                    tracing::error!(input = %id, "the input stopped with an error: {e:#}");
+                }
+            })
+            .context("cannot start an input thread")?;
+        input_threads.push(thread);
+    }
+    // The force timer starts when a stop is requested.
+    let timeout = config.shutdown_timeout.get();
+    let (stop, force) = (control.stop.clone(), control.force.clone());
+    runtime.spawn(async move {
+        stop.stopped().await;
+        tracing::info!(timeout = ?timeout, "stopping: draining in-flight events");
+        tokio::time::sleep(timeout).await;
+        if !force.is_stopped() {
+            tracing::warn!("the shutdown timeout passed; abandoning undelivered batches (they will be read again after restart)");
+            force.stop();
+        }
+    });
+    for t in input_threads {
+        let _ = t.join();
+    }
+    runtime.block_on(async {
+        for t in output_tasks {
+            let _ = t.await;
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
