@@ -204,10 +204,10 @@ fn remove_at(map: &mut Fields, segments: &[String]) -> Option<Value> {
         if let Some(v) = map.shift_remove(first.as_str()) {
             return Some(v);
         }
-    } else if let Some(Value::Object(inner)) = map.get_mut(first.as_str()) {
-        if let Some(v) = remove_at(inner, rest) {
-            return Some(v);
-        }
+    } else if let Some(Value::Object(inner)) = map.get_mut(first.as_str())
+        && let Some(v) = remove_at(inner, rest)
+    {
+        return Some(v);
     }
     for end in (2..=segments.len()).rev() {
         let joined = segments[..end].join(".");
@@ -370,10 +370,10 @@ impl Event {
             let old = std::mem::take(slot);
             *slot = Value::Array(if old.is_null() { Vec::new() } else { vec![old] });
         }
-        if let Value::Array(list) = slot {
-            if !list.iter().any(|v| v.as_str() == Some(tag)) {
-                list.push(Value::String(tag.to_string()));
-            }
+        if let Value::Array(list) = slot
+            && !list.iter().any(|v| v.as_str() == Some(tag))
+        {
+            list.push(Value::String(tag.to_string()));
         }
     }
 

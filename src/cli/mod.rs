@@ -30,8 +30,8 @@ pub enum Command {
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The configuration file. Without it, logward runs its embedded demo configuration, which tails the
-    /// sample logs in ./examples/sample-logs and writes NDJSON files to ./data/out.
+    /// The configuration file. Without it, logward runs its embedded demo configuration (run it from the
+    /// repository root): it tails ./examples/sample-logs and writes NDJSON files to ./data/out.
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Override `data_dir` from the configuration.

@@ -13,8 +13,11 @@ pub fn load(config: Option<&Path>, data_dir: Option<&PathBuf>) -> Result<Config,
     let mut cfg = match config {
         Some(path) => load_file(path)?,
         None => {
-            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-            load_str(EMBEDDED_DEFAULT, "<embedded default>", &cwd, &|name| {
+            // The embedded copy of examples/default.yml resolves relative paths as that file would.
+            let base = std::env::current_dir()
+                .unwrap_or_else(|_| PathBuf::from("."))
+                .join("examples");
+            load_str(EMBEDDED_DEFAULT, "<embedded default>", &base, &|name| {
                 std::env::var(name).ok()
             })?
         }

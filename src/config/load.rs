@@ -206,11 +206,11 @@ impl Loader {
             None => Vec::new(),
         };
         let queue = match root.get("queue") {
-            Some(n) => self.section::<QueueConfig>(n, "queue"),
+            Some(n) => self.section_all::<QueueConfig>(n, "queue"),
             None => Some(QueueConfig::default()),
         };
         let logging = match root.get("logging") {
-            Some(n) => self.section::<LoggingConfig>(n, "logging"),
+            Some(n) => self.section_all::<LoggingConfig>(n, "logging"),
             None => Some(LoggingConfig::default()),
         };
         let shutdown_timeout = match root.get("shutdown_timeout") {
@@ -236,6 +236,51 @@ impl Loader {
             shutdown_timeout: shutdown_timeout?,
             progress_interval: progress_interval?,
         })
+    }
+
+    /// Like [`Loader::section`], but keeps going after a mistake: the entry at fault is set aside and the
+    /// rest deserialized again, so one run reports every wrong key of a component, not just the first.
+    fn section_all<T: for<'a> serde::Deserialize<'a>>(
+        &mut self,
+        node: &Node,
+        context: &str,
+    ) -> Option<T> {
+        let mut current = node.clone();
+        let mut removed: Vec<String> = Vec::new();
+        for _ in 0..32 {
+            let e = match from_node::<T>(&current) {
+                // With keys set aside the load fails anyway; the value still lets later checks run.
+                Ok(v) => return Some(v),
+                Err(e) => e,
+            };
+            // A required key that was set aside because it was wrong is not missing as well.
+            if e.message.starts_with("missing field")
+                && removed
+                    .iter()
+                    .any(|k| e.message.contains(&format!("`{k}`")))
+            {
+                return None;
+            }
+            let mark = e.mark.unwrap_or(node.mark);
+            self.de_error(node.mark, context, e);
+            let NodeKind::Map(entries) = &mut current.kind else {
+                return None;
+            };
+            let at_fault = entries
+                .iter()
+                .rposition(|(k, _)| (k.mark.line, k.mark.col) <= (mark.line, mark.col))
+                .filter(|_| {
+                    (mark.line, mark.col) > (node.mark.line, node.mark.col) || entries.len() == 1
+                });
+            match at_fault {
+                Some(i) => {
+                    let (k, _) = entries.remove(i);
+                    removed.push(k.as_str().unwrap_or_default().to_string());
+                }
+                None => return None,
+            }
+        }
+        None
     }
 
     /// Reads a list of `type:`-tagged components (inputs, outputs).
@@ -331,7 +376,7 @@ impl Loader {
         match kind {
             "file" => {
                 let mut cfg: crate::inputs::file::config::FileInputConfig =
-                    self.section(body, "file input")?;
+                    self.section_all(body, "file input")?;
                 let errors = crate::inputs::file::validate(&mut cfg, body, &self.base_dir);
                 let ok = errors.is_empty();
                 for (mark, message) in errors {
@@ -346,11 +391,11 @@ impl Loader {
     fn output(&mut self, kind: &str, body: &Node, _index: usize) -> Option<OutputConfig> {
         match kind {
             "console" => self
-                .section(body, "console output")
+                .section_all(body, "console output")
                 .map(OutputConfig::Console),
             "file" => {
                 let mut cfg: crate::outputs::file::FileOutputConfig =
-                    self.section(body, "file output")?;
+                    self.section_all(body, "file output")?;
                 cfg.path = self.resolve(&cfg.path);
                 Some(OutputConfig::File(cfg))
             }
@@ -507,7 +552,11 @@ mod tests {
         );
         assert!(shown.contains("test.yml:11:19:"), "{shown}");
         assert!(shown.contains("not a duration"), "{shown}");
-        assert_eq!(errs.errors.len(), 5, "{shown}");
+        assert!(
+            shown.contains("test.yml:4:5: file input: missing field `paths`"),
+            "{shown}"
+        );
+        assert_eq!(errs.errors.len(), 6, "{shown}");
     }
 
     #[test]

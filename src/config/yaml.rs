@@ -246,15 +246,15 @@ impl Builder<'_> {
                 None => *pending_key = Some(node),
                 Some(key) => {
                     if let NodeKind::Map(entries) = &mut map.kind {
-                        if let Some(k) = key.as_str() {
-                            if entries.iter().any(|(old, _)| old.as_str() == Some(k)) {
-                                self.errors.push(YamlError {
-                                    mark: key.mark,
-                                    message: format!(
-                                        "the key `{k}` is written twice in the same mapping"
-                                    ),
-                                });
-                            }
+                        if let Some(k) = key.as_str()
+                            && entries.iter().any(|(old, _)| old.as_str() == Some(k))
+                        {
+                            self.errors.push(YamlError {
+                                mark: key.mark,
+                                message: format!(
+                                    "the key `{k}` is written twice in the same mapping"
+                                ),
+                            });
                         }
                         entries.push((key, node));
                     }

@@ -3,6 +3,7 @@
 
 use super::metrics;
 use crate::pipeline::shutdown::StopSignal;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 /// Prints a line every `every` to standard error until `stop` is raised, then a final summary.
@@ -40,7 +41,9 @@ pub fn report(every: Duration, stop: StopSignal) {
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!(", {k}: {n}"))
         .collect::<String>();
-        eprintln!(
+        // A closed or missing stderr (a service, a pipe whose reader left) must not stop logward.
+        let _ = writeln!(
+            std::io::stderr(),
             "logward: {:.0}s  read {read} ({rate_in:.0}/s)  shipped {out} ({rate_out:.0}/s){extra}",
             now.duration_since(started).as_secs_f64()
         );

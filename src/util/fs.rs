@@ -21,10 +21,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> std::io::Result<(
         }
     }
     std::fs::rename(&tmp, path)?;
-    if fsync {
-        if let Some(dir) = path.parent() {
-            sync_dir(dir);
-        }
+    if fsync && let Some(dir) = path.parent() {
+        sync_dir(dir);
     }
     Ok(())
 }

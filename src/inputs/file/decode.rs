@@ -120,10 +120,10 @@ impl EventTemplate {
             fields.insert(TIMESTAMP.into(), Value::String(timestamp.to_string()));
             fields.insert(MESSAGE.into(), Value::String(text.into_owned()));
             self.add_common(&mut fields, stream, offset, false);
-            if let Some(reason) = error {
-                if self.json.as_ref().is_some_and(|j| j.add_error_key) {
-                    fields.insert("error".into(), json!({"message": reason, "type": "json"}));
-                }
+            if let Some(reason) = error
+                && self.json.as_ref().is_some_and(|j| j.add_error_key)
+            {
+                fields.insert("error".into(), json!({"message": reason, "type": "json"}));
             }
         }
         if invalid {

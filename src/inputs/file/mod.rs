@@ -64,18 +64,18 @@ pub fn validate(cfg: &mut FileInputConfig, node: &Node, base_dir: &Path) -> Vec<
             ));
         }
     }
-    if let Some(m) = &cfg.multiline {
-        if let Err(e) = regex::bytes::Regex::new(&m.pattern) {
-            let mark = node
-                .get("multiline")
-                .and_then(|n| n.get("pattern"))
-                .map(|n| n.mark)
-                .unwrap_or(node.mark);
-            errors.push((
-                mark,
-                format!("the multiline pattern is not a valid regular expression: {e}"),
-            ));
-        }
+    if let Some(m) = &cfg.multiline
+        && let Err(e) = regex::bytes::Regex::new(&m.pattern)
+    {
+        let mark = node
+            .get("multiline")
+            .and_then(|n| n.get("pattern"))
+            .map(|n| n.mark)
+            .unwrap_or(node.mark);
+        errors.push((
+            mark,
+            format!("the multiline pattern is not a valid regular expression: {e}"),
+        ));
     }
     if cfg.fingerprint_bytes.get() == 0 || cfg.fingerprint_bytes.get() > 1 << 20 {
         let mark = node

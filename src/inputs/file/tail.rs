@@ -596,11 +596,11 @@ impl Tailer {
             .file()
             .and_then(|f| f.metadata().ok())
             .map(|m| m.len());
-        if let Some(size) = size {
-            if size < read_to {
-                self.truncated(i);
-                return;
-            }
+        if let Some(size) = size
+            && size < read_to
+        {
+            self.truncated(i);
+            return;
         }
         let idle = now.duration_since(h.last_data);
         let pending_lines =

@@ -1,0 +1,108 @@
+//! The command line: `check` reports every configuration mistake with its position, `version`, `--help`.
+
+use std::process::Command;
+
+fn logward(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(args)
+        .output()
+        .expect("run logward");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_reports_every_mistake_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yml");
+    let logfile = dir.path().join("a.log");
+    std::fs::write(&logfile, "x\n").unwrap();
+    let text = [
+        format!("data_dir: {}", dir.path().display()),
+        "inputs:".into(),
+        "  - type: file".into(),
+        format!("    paths: [\"{}/*.log\"]", logfile.display()),
+        "  - type: file".into(),
+        "    paths: [x.log]".into(),
+        "    max_line_bytes: 12 parsecs".into(),
+        "    close_inactive: 5 minutes".into(),
+        "    multiline: {pattern: '(', match: after}".into(),
+        "  - type: file".into(),
+        "    pathz: [x]".into(),
+        "  - paths: [y]".into(),
+        "outputs:".into(),
+        "  - type: file".into(),
+        "    keep_files: lots".into(),
+        "queue: {type: memory, max_events: -1}".into(),
+        "surprise: true".into(),
+    ]
+    .join("\n");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, _, err) = logward(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("11 problem(s)"), "{err}");
+    let name = cfg.display().to_string();
+    for expected in [
+        format!("{name}:4:13: the glob"),
+        "is a file, so nothing can be below it".to_string(),
+        format!("{name}:7:21: file input: \"12 parsecs\" is not a size"),
+        format!("{name}:8:21: file input: \"5 minutes\" is not a duration"),
+        format!("{name}:9:26: the multiline pattern is not a valid regular expression"),
+        format!("{name}:11:5: file input: unknown field `pathz`"),
+        format!("{name}:12:5: this entry of `inputs` has no `type`"),
+        format!("{name}:14:5: file output: missing field `path`"),
+        format!("{name}:15:17: file output: expected usize, found string \"lots\""),
+        format!("{name}:16:35: queue: expected usize"),
+        format!("{name}:17:1: `surprise` is not known at the top level"),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn check_names_a_missing_environment_variable_and_accepts_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("env.yml");
+    std::fs::write(
+        &cfg,
+        "data_dir: ${LOGWARD_TEST_DATA:-/tmp/lw}\ninputs:\n  - type: file\n    paths: [\"${LOGWARD_TEST_UNSET_VAR}/*.log\"]\noutputs:\n  - type: console\n",
+    )
+    .unwrap();
+    let (code, _, err) = logward(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(":4:13: the environment variable LOGWARD_TEST_UNSET_VAR is not set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_accepts_the_shipped_examples() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (code, out, err) = logward(&["check", "-c", &format!("{root}/examples/default.yml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("OK (2 input(s), 1 output(s)"), "{out}");
+}
+
+#[test]
+fn version_prints_version_and_target() {
+    let (code, out, _) = logward(&["version"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("logward {} (", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains("x86_64") || out.contains("aarch64"), "{out}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["run", "check", "version"] {
+        let (code, out, err) = logward(&[sub, "--help"]);
+        assert_eq!(code, 0, "{sub}: {err}");
+        assert!(out.contains("Usage: logward"), "{sub}: {out}");
+    }
+}

@@ -1,0 +1,458 @@
+//! End-to-end tests of the file input through the real binary: real files in, NDJSON files out.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn input(glob: &str, extra: &str) -> String {
+    format!(
+        "  - type: file\n    id: app\n    paths: [\"{glob}\"]\n    scan_frequency: 200ms\n{extra}"
+    )
+}
+
+#[test]
+fn hundred_thousand_lines_across_files_arrive_exactly_once_and_restart_resumes() {
+    let sb = Sandbox::new();
+    let mut expected = Vec::new();
+    for f in 0..5 {
+        let lines: Vec<String> = (0..20_000)
+            .map(|i| format!("2026-11-24T10:00:00Z INFO file={f} line={i} some payload text"))
+            .collect();
+        expected.extend(lines.iter().cloned());
+        append_lines(&sb.path(&format!("logs/app{f}.log")), lines);
+    }
+    let cfg = sb.config(&input(&sb.path("logs/*.log").display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+
+    // The registry records every file up to its end.
+    let registry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.path("data/registry/app.json")).unwrap()).unwrap();
+    let entries = registry["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 5);
+    for e in entries {
+        let size = std::fs::metadata(e["path"].as_str().unwrap())
+            .unwrap()
+            .len();
+        assert_eq!(
+            e["offset"].as_u64().unwrap(),
+            size,
+            "registry offset for {}",
+            e["path"]
+        );
+    }
+
+    // New lines written while stopped are read after restart; nothing is read twice.
+    let more: Vec<String> = (0..1000).map(|i| format!("after restart {i}")).collect();
+    append_lines(&sb.path("logs/app3.log"), more.clone());
+    expected.extend(more);
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn ecs_fields_are_set_on_every_event() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    append_lines(&log, vec!["first".to_string(), "second".to_string()]);
+    let cfg = sb.config(&input(
+        &log.display().to_string(),
+        "    tags: [web]\n    fields: {env: prod}\n",
+    ));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 2, WAIT, &agent);
+    assert_eq!(agent.stop(), 0);
+    let events = read_events(&sb.out());
+    assert_eq!(events[1]["message"], "second");
+    assert_eq!(events[1]["log"]["file"]["path"], log.display().to_string());
+    assert_eq!(events[1]["log"]["offset"], 6);
+    assert_eq!(events[1]["input"]["type"], "file");
+    assert!(
+        events[1]["host"]["name"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty())
+    );
+    assert!(
+        events[1]["@timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(events[1]["fields"]["env"], "prod");
+    assert_eq!(events[1]["tags"], serde_json::json!(["web"]));
+    assert!(events[1].get("@metadata").is_none() && events[1].get("_source").is_none());
+}
+
+/// Writes `total` numbered lines to `path`, rotating every `every` lines with `rotate`.
+fn write_with_rotation(
+    path: &std::path::Path,
+    total: usize,
+    every: usize,
+    rotate: impl Fn(&std::path::Path, usize),
+) -> Vec<String> {
+    let mut expected = Vec::new();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for i in 0..total {
+        let line =
+            format!("2026-11-24 10:00:00 INFO rotating writer line {i:06} padding padding padding");
+        writeln!(f, "{line}").unwrap();
+        expected.push(line);
+        if i % 500 == 499 {
+            f.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if i % every == every - 1 {
+            drop(f);
+            rotate(path, i / every);
+            f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap();
+        }
+    }
+    expected
+}
+
+#[test]
+fn rename_rotation_while_writing_loses_and_repeats_nothing() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    // Only the live name is watched: renamed files must be read to their end through the open handle.
+    let cfg = sb.config(&input(&log.display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_millis(500));
+    let expected = write_with_rotation(&log, 30_000, 6_000, |p, n| {
+        std::fs::rename(p, p.with_extension(format!("log.{n}"))).unwrap();
+    });
+    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn renamed_files_matched_by_the_glob_are_not_read_twice() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_millis(500));
+    let expected = write_with_rotation(&log, 20_000, 5_000, |p, n| {
+        std::fs::rename(p, p.with_extension(format!("log.{n}"))).unwrap();
+    });
+    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn copytruncate_rotation_while_writing_loses_and_repeats_nothing() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_millis(500));
+    let expected = write_with_rotation(&log, 24_000, 6_000, |p, n| {
+        // What logrotate's copytruncate does: copy, then truncate the live file in place.
+        std::fs::copy(p, p.with_extension(format!("log.{n}"))).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+    });
+    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn kill_9_in_the_middle_then_restart_delivers_every_line_exactly_once() {
+    let sb = Sandbox::new();
+    let mut expected = Vec::new();
+    for f in 0..4 {
+        let lines: Vec<String> = (0..25_000)
+            .map(|i| format!("kill test file={f} line={i:05} {}", "x".repeat(60)))
+            .collect();
+        expected.extend(lines.iter().cloned());
+        append_lines(&sb.path(&format!("logs/k{f}.log")), lines);
+    }
+    let cfg = sb.config(&input(&sb.path("logs/*.log").display().to_string(), ""));
+    for round in 1..=3 {
+        let agent = Agent::start(&cfg);
+        wait_for_lines(&sb.out(), expected.len() * round / 4, WAIT, &agent);
+        agent.kill9();
+    }
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn multiline_java_stack_traces_become_one_event_each() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/java.log");
+    let mut lines = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        let head = format!(
+            "2026-11-24 10:00:{:02},123 ERROR [main] request {i} failed",
+            i % 60
+        );
+        let trace = [
+            "java.lang.IllegalStateException: boom".to_string(),
+            "\tat com.example.Service.handle(Service.java:42)".to_string(),
+            "\tat com.example.Server.run(Server.java:7)".to_string(),
+            "Caused by: java.io.IOException: broken pipe".to_string(),
+            "\t... 3 more".to_string(),
+        ];
+        lines.push(head.clone());
+        if i % 2 == 0 {
+            lines.extend(trace.iter().cloned());
+            expected.push(format!("{head}\n{}", trace.join("\n")));
+        } else {
+            expected.push(head);
+        }
+    }
+    lines.push("2026-11-24 10:01:00,000 INFO [main] last line".into());
+    append_lines(&log, lines);
+    let cfg = sb.config(&input(
+        &log.display().to_string(),
+        "    multiline:\n      pattern: '^\\d{4}-\\d{2}-\\d{2} '\n      negate: true\n      match: after\n      timeout: 1s\n",
+    ));
+    expected.push("2026-11-24 10:01:00,000 INFO [main] last line".into());
+    let agent = Agent::start(&cfg);
+    // The last event is sent by the flush timeout.
+    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn json_lines_are_decoded_and_malformed_ones_kept_with_an_error() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/svc.json");
+    let mut lines = Vec::new();
+    for i in 0..100 {
+        lines.push(format!(
+            r#"{{"timestamp":"2026-11-24T10:00:00Z","level":"INFO","service":"user-auth","event":"login_success","user_id":{i},"msg":"ok {i}"}}"#
+        ));
+    }
+    lines.insert(10, r#"{"level":"INFO","service":"user-au"#.to_string());
+    lines.insert(20, "not json at all".to_string());
+    lines.insert(30, "[1,2,3]".to_string());
+    append_lines(&log, lines);
+    let cfg = sb.config(&input(
+        &log.display().to_string(),
+        "    json: {keys_under_root: true, add_error_key: true, message_key: msg}\n",
+    ));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 103, WAIT, &agent);
+    assert_eq!(agent.stop(), 0);
+    let events = read_events(&sb.out());
+    assert_eq!(events.len(), 103);
+    let good: Vec<_> = events.iter().filter(|e| e.get("error").is_none()).collect();
+    assert_eq!(good.len(), 100);
+    assert_eq!(good[5]["service"], "user-auth");
+    assert_eq!(good[5]["user_id"], 5);
+    assert_eq!(good[5]["message"], "ok 5");
+    let bad: Vec<_> = events.iter().filter(|e| e.get("error").is_some()).collect();
+    assert_eq!(bad.len(), 3);
+    assert_eq!(bad[0]["message"], r#"{"level":"INFO","service":"user-au"#);
+    assert!(
+        bad[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    assert!(
+        bad[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an object")
+    );
+    assert!(bad.iter().all(|e| {
+        e["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "_jsonparsefailure")
+    }));
+}
+
+#[test]
+fn a_fifty_megabyte_line_is_truncated_and_tagged_and_reading_goes_on() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/huge.log");
+    {
+        let mut f = std::fs::File::create(&log).unwrap();
+        writeln!(f, "before").unwrap();
+        let chunk = vec![b'y'; 1 << 20];
+        for _ in 0..50 {
+            f.write_all(&chunk).unwrap();
+        }
+        writeln!(f).unwrap();
+        writeln!(f, "after").unwrap();
+    }
+    let cfg = sb.config(&input(
+        &log.display().to_string(),
+        "    max_line_bytes: 64KiB\n",
+    ));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 3, WAIT, &agent);
+    assert_eq!(agent.stop(), 0);
+    let events = read_events(&sb.out());
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["message"], "before");
+    assert_eq!(events[1]["message"].as_str().unwrap().len(), 64 * 1024);
+    assert!(
+        events[1]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "truncated")
+    );
+    assert_eq!(events[1]["log"]["flags"], serde_json::json!(["truncated"]));
+    assert_eq!(events[2]["message"], "after");
+    assert_eq!(events[2]["log"]["offset"], 7 + 50 * (1 << 20) + 1);
+}
+
+#[test]
+fn invalid_utf8_and_binary_garbage_are_replaced_tagged_and_counted() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/garbage.log");
+    let mut content = Vec::new();
+    content.extend_from_slice(b"clean line\n");
+    content.extend_from_slice(b"latin1 caf\xe9 au lait\n");
+    let mut garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    garbage.retain(|&b| b != b'\n');
+    content.extend_from_slice(&garbage);
+    content.extend_from_slice(b"\n\0\0\0nul bytes\n");
+    content.extend_from_slice("ok \u{1F600} emoji\n".as_bytes());
+    std::fs::write(&log, &content).unwrap();
+    let cfg = sb.config(&input(&log.display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 5, WAIT, &agent);
+    assert_eq!(agent.stop(), 0);
+    let events = read_events(&sb.out());
+    assert_eq!(events.len(), 5);
+    let tagged = |e: &serde_json::Value| {
+        e["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "invalid_utf8"))
+    };
+    assert!(!tagged(&events[0]));
+    assert_eq!(events[1]["message"], "latin1 caf\u{fffd} au lait");
+    assert!(tagged(&events[1]) && tagged(&events[2]));
+    assert_eq!(events[3]["message"], "\0\0\0nul bytes");
+    assert_eq!(events[4]["message"], "ok \u{1F600} emoji");
+}
+
+#[test]
+fn gzip_rotated_copies_of_read_files_are_skipped_and_new_ones_read_once() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    let first: Vec<String> = (0..300)
+        .map(|i| format!("plain line {i} {}", "p".repeat(40)))
+        .collect();
+    append_lines(&log, first.clone());
+    let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 300, WAIT, &agent);
+    // Rotate and compress the file that was already read, as logrotate's `compress` does.
+    let gz = |src: &[u8], dst: &std::path::Path| {
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(dst).unwrap(),
+            flate2::Compression::default(),
+        );
+        enc.write_all(src).unwrap();
+        enc.finish().unwrap();
+    };
+    let bytes = std::fs::read(&log).unwrap();
+    gz(&bytes, &sb.path("logs/app.log.1.gz"));
+    std::fs::remove_file(&log).unwrap();
+    // An archive never seen before is read once, completely (its last line has no newline).
+    let archived: Vec<String> = (0..200)
+        .map(|i| format!("archived line {i} {}", "a".repeat(40)))
+        .collect();
+    gz(
+        archived.join("\n").as_bytes(),
+        &sb.path("logs/app.log.2.gz"),
+    );
+    wait_for_lines(&sb.out(), 500, WAIT, &agent);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(agent.stop(), 0);
+    // A restart does not read the archives again.
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(agent.stop(), 0);
+    let expected: Vec<String> = first.into_iter().chain(archived).collect();
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn start_position_end_skips_existing_lines_of_files_seen_at_startup() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    append_lines(&log, (0..100).map(|i| format!("old {i}")));
+    let cfg = sb.config(&input(
+        &log.display().to_string(),
+        "    start_position: end\n",
+    ));
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_secs(1));
+    append_lines(&log, (0..10).map(|i| format!("new {i}")));
+    wait_for_lines(&sb.out(), 10, WAIT, &agent);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(agent.stop(), 0);
+    let expected: Vec<String> = (0..10).map(|i| format!("new {i}")).collect();
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
+fn excluded_files_are_not_read_and_new_files_are_discovered_while_running() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("logs/a/b")).unwrap();
+    append_lines(&sb.path("logs/a/one.log"), vec!["one".to_string()]);
+    append_lines(
+        &sb.path("logs/a/skip.debug.log"),
+        vec!["skipped".to_string()],
+    );
+    let cfg = sb.config(&format!(
+        "  - type: file\n    id: deep\n    paths: [\"{}\"]\n    exclude: [\"*.debug.log\"]\n    scan_frequency: 200ms\n",
+        sb.path("logs/**/*.log").display()
+    ));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 1, WAIT, &agent);
+    append_lines(&sb.path("logs/a/b/two.log"), vec!["two".to_string()]);
+    wait_for_lines(&sb.out(), 2, WAIT, &agent);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(
+        &messages(&sb.out()),
+        &["one".to_string(), "two".to_string()],
+    );
+}
