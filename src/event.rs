@@ -201,7 +201,7 @@ fn lookup_mut<'a>(map: &'a mut Fields, segments: &[String]) -> Option<&'a mut Va
 fn remove_at(map: &mut Fields, segments: &[String]) -> Option<Value> {
     let (first, rest) = segments.split_first()?;
     if rest.is_empty() {
-        if let Some(v) = map.shift_remove(first.as_str()) {
+        if let Some(v) = map.remove(first.as_str()) {
             return Some(v);
         }
     } else if let Some(Value::Object(inner)) = map.get_mut(first.as_str())
@@ -212,7 +212,7 @@ fn remove_at(map: &mut Fields, segments: &[String]) -> Option<Value> {
     for end in (2..=segments.len()).rev() {
         let joined = segments[..end].join(".");
         if end == segments.len() {
-            if let Some(v) = map.shift_remove(&joined) {
+            if let Some(v) = map.remove(&joined) {
                 return Some(v);
             }
         } else if let Some(Value::Object(inner)) = map.get_mut(&joined) {
@@ -385,7 +385,7 @@ impl Event {
             now_empty = list.is_empty();
         }
         if now_empty {
-            self.fields.shift_remove(TAGS);
+            self.fields.remove(TAGS);
         }
     }
 
@@ -405,9 +405,7 @@ impl Event {
 
     /// Serialises the shipped fields as one JSON line (without the newline) into `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        // Writing a serde_json::Map into a Vec cannot fail: every key is a string and no value has a
-        // fallible Serialize implementation.
-        let _ = serde_json::to_writer(&mut *out, &self.fields);
+        crate::util::json_write::write_map(out, &self.fields);
     }
 }
 

@@ -107,7 +107,7 @@ pub enum QueueKind {
 }
 
 fn default_max_events() -> usize {
-    16_384
+    4096
 }
 fn default_batch_events() -> usize {
     1024

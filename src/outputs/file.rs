@@ -184,7 +184,13 @@ impl FileOutput {
                     skipped += 1;
                     continue;
                 }
-                batch_marks.insert(source.to_string(), position);
+                // A batch usually holds one source: update in place, allocate only for a new key.
+                match batch_marks.get_mut(source) {
+                    Some(m) => *m = position,
+                    None => {
+                        batch_marks.insert(source.to_string(), position);
+                    }
+                }
             }
             e.write_json(&mut self.buf);
             self.buf.push(b'\n');

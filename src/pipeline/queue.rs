@@ -59,8 +59,7 @@ pub fn memory_queue(outputs: usize, capacity_batches: usize) -> (QueueWriter, Ve
 }
 
 impl QueueWriter {
-    fn deliveries(&self, events: Vec<Event>, ack: AckRef) -> (Vec<Delivery>, AckRef) {
-        let events = Arc::new(events);
+    fn deliveries(&self, events: Arc<Vec<Event>>, ack: AckRef) -> (Vec<Delivery>, AckRef) {
         let deliveries = self
             .outputs
             .iter()
@@ -72,23 +71,30 @@ impl QueueWriter {
         (deliveries, ack)
     }
 
-    /// Queues a batch, waiting while an output's channel is full (for input threads).
-    pub fn push_blocking(&self, events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
+    /// Queues a batch, waiting while an output's channel is full (for input threads). Returns the shared
+    /// batch: an input that keeps it until the batch is acknowledged frees the events on its own thread,
+    /// which is much cheaper than freeing them on an output thread.
+    pub fn push_blocking(
+        &self,
+        events: Vec<Event>,
+        ack: AckRef,
+    ) -> Result<Arc<Vec<Event>>, Closed> {
         let n = events.len() as i64;
-        let (deliveries, ack) = self.deliveries(events, ack);
+        let events = Arc::new(events);
+        let (deliveries, ack) = self.deliveries(Arc::clone(&events), ack);
         // The original share is settled now that every output holds its own.
         ack.complete(AckStatus::Delivered);
         for (tx, d) in self.outputs.iter().zip(deliveries) {
             tx.blocking_send(d).map_err(|_| Closed)?;
         }
         self.queued.add(n);
-        Ok(())
+        Ok(events)
     }
 
     /// Queues a batch, waiting while an output's channel is full (for async inputs).
     pub async fn push(&self, events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
         let n = events.len() as i64;
-        let (deliveries, ack) = self.deliveries(events, ack);
+        let (deliveries, ack) = self.deliveries(Arc::new(events), ack);
         ack.complete(AckStatus::Delivered);
         for (tx, d) in self.outputs.iter().zip(deliveries) {
             tx.send(d).await.map_err(|_| Closed)?;

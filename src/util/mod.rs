@@ -1,3 +1,4 @@
 //! Small helpers shared by several components.
 
 pub mod fs;
+pub mod json_write;

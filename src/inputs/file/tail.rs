@@ -13,6 +13,7 @@ use crate::pipeline::ack::{AckStatus, CheckpointTracker};
 use crate::pipeline::queue::Closed;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A configured file input.
@@ -40,11 +41,12 @@ impl Input for FileInput {
 }
 
 /// How far a batch took a file.
-#[derive(Debug)]
 struct Checkpoint {
     entry_id: String,
     offset: u64,
     finished: bool,
+    /// The batch itself, kept so its events are freed on this thread once acknowledged.
+    _batch: Option<Arc<Vec<Event>>>,
 }
 
 struct Harvester {
@@ -564,25 +566,33 @@ impl Tailer {
         }
         let offset = last_end.unwrap_or_else(|| h.reader.offset());
         self.read_offsets.insert(h.entry_id.clone(), offset);
-        let mut ack = self.ctx.acks.new_batch();
-        self.tracker.register(
-            ack.seq(),
-            Checkpoint {
-                entry_id: h.entry_id.clone(),
-                offset,
-                finished,
-            },
-        );
+        let ack = self.ctx.acks.new_batch();
+        let seq = ack.seq();
+        let entry_id = h.entry_id.clone();
         if events.is_empty() {
+            self.tracker.register(
+                seq,
+                Checkpoint {
+                    entry_id,
+                    offset,
+                    finished,
+                    _batch: None,
+                },
+            );
             ack.complete(AckStatus::Delivered);
             return Ok(lines);
         }
-        let sent = self.ctx.sender.send_blocking(
-            events,
-            std::mem::replace(&mut ack, crate::pipeline::ack::AckRef::detached()),
+        let batch = self.ctx.sender.send_blocking_keep(events, ack)?;
+        self.tracker.register(
+            seq,
+            Checkpoint {
+                entry_id,
+                offset,
+                finished,
+                _batch: batch,
+            },
         );
-        ack.complete(AckStatus::Delivered);
-        sent.map(|_| lines.max(1))
+        Ok(lines.max(1))
     }
 
     /// At the end of a plain file: detect truncation, release renamed/deleted/inactive files.
