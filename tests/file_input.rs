@@ -132,10 +132,13 @@ fn rename_rotation_while_writing_loses_and_repeats_nothing() {
     let log = sb.path("logs/app.log");
     std::fs::write(&log, "").unwrap();
     // Only the live name is watched: renamed files must be read to their end through the open handle.
+    // (Watching only the live name, a file must live at least one scan_frequency to be seen at all; real
+    // rotation intervals are far longer. Watch `app.log*` to be safe even then: see the next test.)
     let cfg = sb.config(&input(&log.display().to_string(), ""));
     let agent = Agent::start(&cfg);
     std::thread::sleep(Duration::from_millis(500));
     let expected = write_with_rotation(&log, 30_000, 6_000, |p, n| {
+        std::thread::sleep(Duration::from_millis(800));
         std::fs::rename(p, p.with_extension(format!("log.{n}"))).unwrap();
     });
     wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
