@@ -31,6 +31,19 @@ pub struct Event {
     pub fields: Fields,
     /// Fields for routing and ids (`@metadata`), never shipped.
     pub metadata: Fields,
+    /// Where the event was read: set by inputs, used by outputs to skip or overwrite resends.
+    pub origin: Option<Origin>,
+}
+
+/// The stream an event was read from and its position in it (input id + file identity and byte offset,
+/// channel and record id, …). Kept outside `metadata` because every event has one: a shared string and a
+/// number cost far less than two map entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The stream, shared by every event read from it.
+    pub source: std::sync::Arc<str>,
+    /// The position in the stream (strictly increasing for a given source).
+    pub position: u64,
 }
 
 /// A parsed field path: `a.b.c`, `[a][b][c]`, or `@metadata.a`.
@@ -201,7 +214,7 @@ fn lookup_mut<'a>(map: &'a mut Fields, segments: &[String]) -> Option<&'a mut Va
 fn remove_at(map: &mut Fields, segments: &[String]) -> Option<Value> {
     let (first, rest) = segments.split_first()?;
     if rest.is_empty() {
-        if let Some(v) = map.remove(first.as_str()) {
+        if let Some(v) = map.shift_remove(first.as_str()) {
             return Some(v);
         }
     } else if let Some(Value::Object(inner)) = map.get_mut(first.as_str())
@@ -212,7 +225,7 @@ fn remove_at(map: &mut Fields, segments: &[String]) -> Option<Value> {
     for end in (2..=segments.len()).rev() {
         let joined = segments[..end].join(".");
         if end == segments.len() {
-            if let Some(v) = map.remove(&joined) {
+            if let Some(v) = map.shift_remove(&joined) {
                 return Some(v);
             }
         } else if let Some(Value::Object(inner)) = map.get_mut(&joined) {
@@ -257,6 +270,7 @@ impl Event {
         Event {
             fields,
             metadata: Fields::new(),
+            origin: None,
         }
     }
 
@@ -340,6 +354,22 @@ impl Event {
         self.insert(&p, value.into());
     }
 
+    /// The stream the event was read from: [`Event::origin`], or `@metadata._source` when set by hand.
+    pub fn source(&self) -> Option<&str> {
+        match &self.origin {
+            Some(o) => Some(&o.source),
+            None => self.metadata.get(META_SOURCE).and_then(Value::as_str),
+        }
+    }
+
+    /// The event's position in its stream: [`Event::origin`], or `@metadata._position` when set by hand.
+    pub fn position(&self) -> Option<u64> {
+        match &self.origin {
+            Some(o) => Some(o.position),
+            None => self.metadata.get(META_POSITION).and_then(Value::as_u64),
+        }
+    }
+
     /// The `message` field as text.
     pub fn message(&self) -> Option<&str> {
         self.fields.get(MESSAGE).and_then(Value::as_str)
@@ -385,7 +415,7 @@ impl Event {
             now_empty = list.is_empty();
         }
         if now_empty {
-            self.fields.remove(TAGS);
+            self.fields.shift_remove(TAGS);
         }
     }
 

@@ -9,7 +9,7 @@
 
 use super::{BoxFuture, Output, OutputError, SendOutcome};
 use crate::config::ByteSize;
-use crate::event::{Event, META_POSITION, META_SOURCE};
+use crate::event::Event;
 use crate::observe::metrics::{self, Counter};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -176,8 +176,7 @@ impl FileOutput {
         let mut batch_marks: HashMap<String, u64> = HashMap::new();
         let mut skipped = 0u64;
         for e in events {
-            let source = e.metadata.get(META_SOURCE).and_then(|v| v.as_str());
-            let position = e.metadata.get(META_POSITION).and_then(|v| v.as_u64());
+            let (source, position) = (e.source(), e.position());
             if let (Some(source), Some(position)) = (source, position) {
                 let seen = batch_marks.get(source).or_else(|| self.marks.get(source));
                 if seen.is_some_and(|&m| position <= m) {
@@ -279,8 +278,18 @@ mod tests {
 
     fn ev(source: &str, pos: u64) -> Event {
         let mut e = Event::from_message(format!("line {pos}"));
-        e.metadata.insert(META_SOURCE.into(), json!(source));
-        e.metadata.insert(META_POSITION.into(), json!(pos));
+        if pos.is_multiple_of(2) {
+            e.origin = Some(crate::event::Origin {
+                source: source.into(),
+                position: pos,
+            });
+        } else {
+            // Set by hand, as a processor or a test may do.
+            e.metadata
+                .insert(crate::event::META_SOURCE.into(), json!(source));
+            e.metadata
+                .insert(crate::event::META_POSITION.into(), json!(pos));
+        }
         e
     }
 

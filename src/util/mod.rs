@@ -1,4 +1,5 @@
 //! Small helpers shared by several components.
 
 pub mod fs;
+pub mod json_read;
 pub mod json_write;

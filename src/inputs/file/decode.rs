@@ -2,14 +2,17 @@
 //! JSON when asked, and flagging what was wrong with the line instead of dropping it.
 
 use super::config::{FileInputConfig, JsonConfig};
-use crate::event::{Event, Fields, MESSAGE, META_POSITION, META_SOURCE, TAGS, TIMESTAMP};
+use crate::event::{Event, Fields, MESSAGE, Origin, TAGS, TIMESTAMP};
 use crate::observe::metrics::{self, Counter};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Everything about a file's events that does not change from line to line.
 pub struct EventTemplate {
-    input_type: &'static str,
-    host_name: String,
+    /// `input: {type: file}`, built once and cloned into each event.
+    input_value: Value,
+    /// `host: {name: …}`, built once and cloned into each event.
+    host_value: Value,
     json: Option<JsonConfig>,
     fields: Option<(bool, Fields)>,
     tags: Vec<String>,
@@ -20,10 +23,20 @@ pub struct EventTemplate {
 
 /// One stream's constant part: the path and the registry identity of the file.
 pub struct FileStream {
-    /// `log.file.path`.
-    pub path: String,
-    /// `@metadata._source`: input id + file id.
-    pub source: String,
+    /// `log.file`: `{path: …}`, built once per file.
+    file: Value,
+    /// The stream id: input id + file id.
+    pub source: Arc<str>,
+}
+
+impl FileStream {
+    /// The constant part of the events of the file at `path` known to the registry as `source`.
+    pub fn new(path: &str, source: String) -> FileStream {
+        FileStream {
+            file: json!({ "path": path }),
+            source: source.into(),
+        }
+    }
 }
 
 impl EventTemplate {
@@ -31,8 +44,8 @@ impl EventTemplate {
     pub fn new(input_id: &str, cfg: &FileInputConfig, host_name: String) -> EventTemplate {
         let fields = (!cfg.fields.is_empty()).then(|| (cfg.fields_under_root, cfg.fields.clone()));
         EventTemplate {
-            input_type: "file",
-            host_name,
+            input_value: json!({"type": "file"}),
+            host_value: json!({"name": host_name}),
             json: cfg.json.clone(),
             fields,
             tags: cfg.tags.clone(),
@@ -66,7 +79,7 @@ impl EventTemplate {
             if invalid {
                 error = Some("the line is not valid UTF-8, so it cannot be JSON".into());
             } else {
-                match serde_json::from_str::<Value>(&text) {
+                match crate::util::json_read::from_str(&text) {
                     Ok(Value::Object(map)) => decoded = Some(map),
                     Ok(other) => {
                         error = Some(format!(
@@ -152,6 +165,7 @@ impl EventTemplate {
         let mut event = Event {
             fields,
             metadata: Fields::new(),
+            origin: None,
         };
         for t in self.tags.iter().map(String::as_str).chain(tags) {
             event.add_tag(t);
@@ -159,12 +173,10 @@ impl EventTemplate {
         if event.fields.get(TAGS).is_some_and(|t| !t.is_array()) {
             event.add_tag("_tagsnotarray");
         }
-        event
-            .metadata
-            .insert(META_SOURCE.into(), Value::String(stream.source.clone()));
-        event
-            .metadata
-            .insert(META_POSITION.into(), Value::from(offset));
+        event.origin = Some(Origin {
+            source: Arc::clone(&stream.source),
+            position: offset,
+        });
         event
     }
 
@@ -175,27 +187,27 @@ impl EventTemplate {
         offset: u64,
         keep_existing: bool,
     ) {
-        let mut put = |key: &str, value: Value| {
-            if keep_existing && fields.contains_key(key) {
-                return;
+        // One map lookup per key: merge into an object the line already has, else insert.
+        let mut put = |key: &str, value: Value| match fields.entry(key) {
+            serde_json::map::Entry::Vacant(slot) => {
+                slot.insert(value);
             }
-            match (fields.get_mut(key), value) {
-                (Some(Value::Object(existing)), Value::Object(new)) => {
-                    for (k, v) in new {
-                        existing.insert(k, v);
-                    }
+            serde_json::map::Entry::Occupied(mut slot) => {
+                if keep_existing {
+                    return;
                 }
-                (_, value) => {
-                    fields.insert(key.to_string(), value);
+                match (slot.get_mut(), value) {
+                    (Value::Object(existing), Value::Object(new)) => existing.extend(new),
+                    (existing, value) => *existing = value,
                 }
             }
         };
-        put(
-            "log",
-            json!({"file": {"path": stream.path}, "offset": offset}),
-        );
-        put("input", json!({"type": self.input_type}));
-        put("host", json!({"name": self.host_name}));
+        let mut log = Fields::with_capacity(2);
+        log.insert("file".into(), stream.file.clone());
+        log.insert("offset".into(), Value::from(offset));
+        put("log", Value::Object(log));
+        put("input", self.input_value.clone());
+        put("host", self.host_value.clone());
     }
 }
 
@@ -220,10 +232,7 @@ mod tests {
     }
 
     fn stream() -> FileStream {
-        FileStream {
-            path: "/var/log/app.log".into(),
-            source: "in/abc".into(),
-        }
+        FileStream::new("/var/log/app.log", "in/abc".into())
     }
 
     #[test]
@@ -244,7 +253,8 @@ mod tests {
         assert_eq!(e.get_path("input.type"), Some(&json!("file")));
         assert_eq!(e.get_path("fields.env"), Some(&json!("prod")));
         assert!(e.has_tag("web"));
-        assert_eq!(e.get_path("@metadata._position"), Some(&json!(42)));
+        assert_eq!(e.position(), Some(42));
+        assert_eq!(e.source(), Some("in/abc"));
     }
 
     #[test]

@@ -438,10 +438,10 @@ impl Tailer {
             .and_then(|m| Multiline::new(m).ok());
         tracing::debug!(input = %self.ctx.id, path = %path.display(), offset, "reading file");
         self.counters.files_opened.inc();
-        let stream = FileStream {
-            path: path.to_string_lossy().into_owned(),
-            source: format!("{}/{}", self.ctx.id, entry_id),
-        };
+        let stream = FileStream::new(
+            &path.to_string_lossy(),
+            format!("{}/{}", self.ctx.id, entry_id),
+        );
         self.harvesters.push(Harvester {
             entry_id,
             path,
