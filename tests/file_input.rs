@@ -459,3 +459,48 @@ fn excluded_files_are_not_read_and_new_files_are_discovered_while_running() {
         &["one".to_string(), "two".to_string()],
     );
 }
+
+#[test]
+fn a_second_stop_request_exits_at_once_without_moving_checkpoints_past_undelivered_lines() {
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    append_lines(
+        &log,
+        (0..20_000).map(|i| format!("line {i} {}", "z".repeat(100))),
+    );
+    // The output file is a FIFO nobody reads: the output blocks once the pipe buffer is full, as a hung
+    // disk or server would.
+    let fifo = sb.out().join("events.ndjson");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let cfg = sb.config(&input(&log.display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = agent.child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let code = agent.stop();
+    assert_eq!(code, 130, "a second SIGTERM must exit with 130; log:\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the second stop took {:?}",
+        started.elapsed()
+    );
+    // Nothing reached the output for good, so no offset may have moved past the first line.
+    let registry = std::fs::read(sb.path("data/registry/app.json")).unwrap_or_default();
+    if !registry.is_empty() {
+        let registry: serde_json::Value = serde_json::from_slice(&registry).unwrap();
+        for e in registry["entries"].as_array().unwrap() {
+            assert_eq!(
+                e["offset"], 0,
+                "offset moved although the output never finished a batch: {e}"
+            );
+        }
+    }
+}
