@@ -106,3 +106,38 @@ fn every_subcommand_has_help() {
         assert!(out.contains("Usage: logward"), "{sub}: {out}");
     }
 }
+
+#[test]
+fn check_reports_broken_processors_at_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("p.yml");
+    let text = [
+        format!("data_dir: {}", dir.path().display()),
+        "inputs:".into(),
+        "  - type: file".into(),
+        "    paths: [x.log]".into(),
+        "    processors:".into(),
+        "      - dissect: {pattern: '%{a}%{b}'}".into(),
+        "processors:".into(),
+        "  - grok: {patterns: ['%{TIMESTAMP_ISO8610:t}']}".into(),
+        "  - date: {field: t, formats: [ISO8601], timezone: Mars/Base}".into(),
+        "  - mutate: {convert: {code: int}, colour: red}".into(),
+        "  - explode: {}".into(),
+        "outputs: [{type: console}]".into(),
+    ]
+    .join("\n");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, _, err) = logward(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let name = cfg.display().to_string();
+    for expected in [
+        format!("{name}:6:9: dissect: two fields follow each other without a delimiter"),
+        format!("{name}:8:5: grok: the pattern"),
+        "did you mean %{TIMESTAMP_ISO8601}?".to_string(),
+        format!("{name}:9:5: date: the timezone \"Mars/Base\" is not known"),
+        format!("{name}:10:36: processors: unknown field `colour`"),
+        format!("{name}:11:5: processors: unknown variant `explode`"),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+}

@@ -202,7 +202,7 @@ impl Loader {
             |l, kind, body, index| l.output(kind, body, index),
         );
         let processors = match root.get("processors") {
-            Some(n) => self.section(n, "processors").unwrap_or_default(),
+            Some(n) => self.processors(n, "processors"),
             None => Vec::new(),
         };
         let queue = match root.get("queue") {
@@ -281,6 +281,62 @@ impl Loader {
             }
         }
         None
+    }
+
+    /// Reads a `processors:` list entry by entry, so every broken entry is reported, then builds each one
+    /// (regexes, grok patterns, date formats) and reports what does not build at the entry's position.
+    fn processors(
+        &mut self,
+        list: &Node,
+        context: &str,
+    ) -> Vec<crate::processors::config::ProcessorConfig> {
+        let NodeKind::Seq(items) = &list.kind else {
+            if !matches!(list.kind, NodeKind::Null) {
+                self.error(
+                    list.mark,
+                    format!(
+                        "`{context}` must be a list of processors (`- grok: {{…}}`), found {}",
+                        list.kind_name()
+                    ),
+                );
+            }
+            return Vec::new();
+        };
+        let mut configs = Vec::new();
+        for item in items {
+            if let Some(cfg) =
+                self.section::<crate::processors::config::ProcessorConfig>(item, context)
+            {
+                if let Err(message) = cfg.build(&self.base_dir) {
+                    self.error(item.mark, format!("{}: {message}", cfg.kind()));
+                }
+                configs.push(cfg);
+            }
+        }
+        configs
+    }
+
+    /// Builds processors to find what cannot work (bad regex, unknown grok pattern, bad date format).
+    fn check_processors(
+        &mut self,
+        list: &Node,
+        configs: &[crate::processors::config::ProcessorConfig],
+    ) -> bool {
+        let marks: Vec<Mark> = match &list.kind {
+            NodeKind::Seq(items) => items.iter().map(|n| n.mark).collect(),
+            _ => Vec::new(),
+        };
+        let mut ok = true;
+        for (i, cfg) in configs.iter().enumerate() {
+            if let Err(message) = cfg.build(&self.base_dir) {
+                self.error(
+                    marks.get(i).copied().unwrap_or(list.mark),
+                    format!("{}: {message}", cfg.kind()),
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     /// Reads a list of `type:`-tagged components (inputs, outputs).
@@ -378,7 +434,10 @@ impl Loader {
                 let mut cfg: crate::inputs::file::config::FileInputConfig =
                     self.section_all(body, "file input")?;
                 let errors = crate::inputs::file::validate(&mut cfg, body, &self.base_dir);
-                let ok = errors.is_empty();
+                let mut ok = errors.is_empty();
+                if let Some(list) = body.get("processors") {
+                    ok &= self.check_processors(list, &cfg.processors);
+                }
                 for (mark, message) in errors {
                     self.error(mark, message);
                 }

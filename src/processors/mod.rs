@@ -3,7 +3,15 @@
 //! A processor works on one event at a time and says whether to keep it. Failures never drop an event
 //! silently: a processor that cannot do its job tags the event (e.g. `_grokparsefailure`) and counts it.
 
+pub mod common;
+pub mod condition;
 pub mod config;
+pub mod date;
+pub mod decode;
+pub mod dissect;
+pub mod grok;
+pub mod mutate;
+pub mod simple;
 
 use crate::event::Event;
 
