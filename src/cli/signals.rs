@@ -17,8 +17,9 @@ pub fn install(stop: StopSignal) {
                 wait_for_signal().await;
                 count += 1;
                 if count == 1 {
-                    tracing::info!("stop requested; press Ctrl-C again to exit at once");
+                    // Stop first: logging can fail (a closed stderr) and must not keep logward running.
                     stop.stop();
+                    tracing::info!("stop requested; press Ctrl-C again to exit at once");
                 } else {
                     tracing::warn!("second stop request: exiting now; unacknowledged events will be read again");
                     std::process::exit(exit::INTERRUPTED);

@@ -494,16 +494,28 @@ impl Loader {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
-            self.base_dir.join(p)
+            lexical_clean(&self.base_dir.join(p))
         }
     }
 }
 
 /// Removes `.` components so paths read the way a person would write them.
+/// `..` is folded lexically (like Go's filepath.Clean), which is what a person reading the path expects.
 pub fn lexical_clean(p: &Path) -> PathBuf {
-    p.components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The id of an input as used for its registry and metrics.

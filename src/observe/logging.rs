@@ -32,9 +32,11 @@ pub fn init(cfg: &LoggingConfig, data_dir: Option<&Path>) -> LogGuard {
     } else {
         None
     };
+    // A closed stderr (service, pipe) must not turn every log line into an error report.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .log_internal_errors(false);
     let result = match (cfg.format, file_writer) {
         (LogFormat::Text, Some(w)) => builder
             .with_ansi(false)
