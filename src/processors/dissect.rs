@@ -192,6 +192,8 @@ impl Tokenizer {
 /// A built dissect processor.
 pub struct Dissect {
     field: FieldPath,
+    /// Target paths of the fixed keys, resolved once.
+    paths: std::collections::HashMap<String, FieldPath>,
     tokenizer: Tokenizer,
     prefix: String,
     separator: String,
@@ -203,9 +205,23 @@ pub struct Dissect {
 impl Dissect {
     /// Builds from configuration.
     pub fn build(cfg: &DissectConfig) -> Result<Dissect, String> {
+        let tokenizer = Tokenizer::parse(&cfg.pattern)?;
+        let mut paths = std::collections::HashMap::new();
+        for f in &tokenizer.fields {
+            if matches!(f.kind, KeyKind::Normal | KeyKind::Append(_)) && !f.name.is_empty() {
+                let full = if cfg.target_prefix.is_empty() {
+                    f.name.clone()
+                } else {
+                    format!("{}.{}", cfg.target_prefix, f.name)
+                };
+                let path = FieldPath::parse(&full).map_err(|e| format!("dissect key: {e}"))?;
+                paths.insert(f.name.clone(), path);
+            }
+        }
         Ok(Dissect {
             field: FieldPath::parse(&cfg.field).map_err(|e| e.to_string())?,
-            tokenizer: Tokenizer::parse(&cfg.pattern)?,
+            paths,
+            tokenizer,
             prefix: cfg.target_prefix.clone(),
             separator: cfg.append_separator.clone(),
             trim: cfg.trim_values,
@@ -246,51 +262,51 @@ impl Processor for Dissect {
             self.failure.mark(event);
             return Verdict::Keep;
         };
-        let mut values: Vec<(String, String, Option<Conversion>)> = Vec::new();
-        let mut appends: Vec<(String, u32, usize, String)> = Vec::new();
-        let mut ref_keys: Vec<(String, String)> = Vec::new();
-        let mut ref_values: Vec<(String, String)> = Vec::new();
+        // Values borrow the text; names borrow the tokenizer: nothing is allocated until insertion.
+        let mut values: Vec<(&str, String, Option<Conversion>)> = Vec::with_capacity(parts.len());
+        let mut appends: Vec<(&str, u32, usize, &str)> = Vec::new();
+        let mut ref_keys: Vec<(&str, &str)> = Vec::new();
+        let mut ref_values: Vec<(&str, &str)> = Vec::new();
         for (i, (f, raw)) in parts.iter().enumerate() {
             let v = if self.trim { raw.trim() } else { raw };
             match &f.kind {
-                KeyKind::Normal => values.push((f.name.clone(), v.to_string(), f.conversion)),
+                KeyKind::Normal => values.push((f.name.as_str(), v.to_string(), f.conversion)),
                 KeyKind::Skip => {}
-                KeyKind::Append(order) => appends.push((f.name.clone(), *order, i, v.to_string())),
-                KeyKind::NamedSkip => ref_keys.push((f.name.clone(), v.to_string())),
-                KeyKind::Reference => ref_values.push((f.name.clone(), v.to_string())),
+                KeyKind::Append(order) => appends.push((f.name.as_str(), *order, i, v)),
+                KeyKind::NamedSkip => ref_keys.push((f.name.as_str(), v)),
+                KeyKind::Reference => ref_values.push((f.name.as_str(), v)),
             }
         }
-        appends.sort_by_key(|(name, order, pos, _)| (name.clone(), *order, *pos));
-        let mut joined: Vec<(String, String)> = Vec::new();
+        appends.sort_by_key(|(name, order, pos, _)| (*name, *order, *pos));
         for (name, _, _, v) in appends {
             // A plain %{a} followed by %{+a} appends to it.
-            if let Some(existing) = values.iter_mut().find(|(n, _, _)| *n == name) {
-                existing.1.push_str(&self.separator);
-                existing.1.push_str(&v);
-            } else if let Some(existing) = joined.iter_mut().find(|(n, _)| *n == name) {
-                existing.1.push_str(&self.separator);
-                existing.1.push_str(&v);
-            } else {
-                joined.push((name, v));
+            match values.iter_mut().find(|(n, _, _)| *n == name) {
+                Some(existing) => {
+                    existing.1.push_str(&self.separator);
+                    existing.1.push_str(v);
+                }
+                None => values.push((name, v.to_string(), None)),
             }
         }
         for (name, v, conversion) in values {
-            if let Some(path) = self.key(&name) {
-                let v = Value::String(v);
-                let v = conversion.and_then(|c| c.apply(&v)).unwrap_or(v);
-                event.insert(&path, v);
-            }
-        }
-        for (name, v) in joined {
-            if let Some(path) = self.key(&name) {
-                event.insert(&path, Value::String(v));
+            let v = Value::String(v);
+            let v = conversion.and_then(|c| c.apply(&v)).unwrap_or(v);
+            match self.paths.get(name) {
+                Some(path) => {
+                    event.insert(path, v);
+                }
+                None => {
+                    if let Some(path) = self.key(name) {
+                        event.insert(&path, v);
+                    }
+                }
             }
         }
         for (name, v) in ref_values {
             if let Some((_, key)) = ref_keys.iter().find(|(n, _)| *n == name)
                 && let Some(path) = self.key(key)
             {
-                event.insert(&path, Value::String(v));
+                event.insert(&path, Value::String(v.to_string()));
             }
         }
         self.on_success.apply(event);
