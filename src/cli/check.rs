@@ -35,12 +35,17 @@ pub fn check(path: &Path) -> i32 {
 pub fn warnings(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
     for input in &config.inputs {
-        match input {
-            InputConfig::File(c) => {
-                for pattern in &c.paths {
-                    let matches = glob::glob(pattern)
-                        .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
-                        .unwrap_or(false);
+        let patterns = match input {
+            InputConfig::File(c) => &c.paths,
+            InputConfig::Evtx(c) => &c.paths,
+        };
+        {
+            {
+                for pattern in patterns {
+                    let matches = std::path::Path::new(pattern).is_dir()
+                        || glob::glob(pattern)
+                            .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
+                            .unwrap_or(false);
                     if !matches {
                         out.push(format!("no file matches {pattern:?} yet; logward will pick files up when they appear"));
                     }

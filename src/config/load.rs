@@ -443,6 +443,19 @@ impl Loader {
                 }
                 ok.then_some(InputConfig::File(cfg))
             }
+            "evtx" => {
+                let mut cfg: crate::inputs::evtx::EvtxInputConfig =
+                    self.section_all(body, "evtx input")?;
+                let errors = crate::inputs::evtx::validate(&mut cfg, &self.base_dir);
+                let mut ok = errors.is_empty();
+                for (key, message) in errors {
+                    self.error(body.get(key).map(|n| n.mark).unwrap_or(body.mark), message);
+                }
+                if let Some(list) = body.get("processors") {
+                    ok &= self.check_processors(list, &cfg.processors);
+                }
+                ok.then_some(InputConfig::Evtx(cfg))
+            }
             _ => None,
         }
     }
@@ -524,6 +537,10 @@ pub fn input_id(input: &InputConfig) -> String {
         InputConfig::File(c) => {
             c.id.clone()
                 .unwrap_or_else(|| crate::inputs::file::default_id(&c.paths))
+        }
+        InputConfig::Evtx(c) => {
+            c.id.clone()
+                .unwrap_or_else(|| crate::inputs::evtx::default_id(&c.paths))
         }
     }
 }

@@ -38,11 +38,21 @@ pub struct Config {
 pub enum InputConfig {
     /// `type: file`.
     File(FileInputConfig),
+    /// `type: evtx`.
+    Evtx(crate::inputs::evtx::EvtxInputConfig),
 }
 
 impl InputConfig {
     /// The names accepted after `type:`.
-    pub const TYPES: &'static [&'static str] = &["file"];
+    pub const TYPES: &'static [&'static str] = &["file", "evtx"];
+
+    /// The input's own processors.
+    pub fn processors(&self) -> &[ProcessorConfig] {
+        match self {
+            InputConfig::File(c) => &c.processors,
+            InputConfig::Evtx(c) => &c.processors,
+        }
+    }
 }
 
 /// One output, chosen by its `type`.

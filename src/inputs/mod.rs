@@ -1,6 +1,7 @@
 //! Inputs: where events come from. Each input runs on its own thread, hands batches to the pipeline
 //! through an [`EventSender`], and moves its checkpoint only when the pipeline acknowledges them.
 
+pub mod evtx;
 pub mod file;
 
 use crate::pipeline::ack::AckReceiver;

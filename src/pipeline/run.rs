@@ -63,28 +63,19 @@ pub fn build(config: &Config) -> anyhow::Result<Built> {
     let mut inputs = Vec::new();
     for input_cfg in &config.inputs {
         let id = input_id(input_cfg);
-        let (input, chain): (Box<dyn Input>, _) = match input_cfg {
-            InputConfig::File(c) => {
-                let chain = build_chain(&c.processors, &id, &config.base_dir).map_err(|errs| {
-                    anyhow::anyhow!(
-                        "the processors of input `{id}` cannot be built:\n{}",
-                        errs.iter()
-                            .map(|e| format!(
-                                "  processors[{}] ({}): {}",
-                                e.index, e.processor, e.message
-                            ))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    )
-                })?;
-                (
-                    Box::new(crate::inputs::file::FileInput::new(
-                        c.clone(),
-                        config.queue.batch_events,
-                    )),
-                    chain,
-                )
-            }
+        let chain = build_chain(input_cfg.processors(), &id, &config.base_dir).map_err(|errs| {
+            anyhow::anyhow!(
+                "the processors of input `{id}` cannot be built:\n{}",
+                errs.iter()
+                    .map(|e| format!("  processors[{}] ({}): {}", e.index, e.processor, e.message))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+        let batch = config.queue.batch_events;
+        let input: Box<dyn Input> = match input_cfg {
+            InputConfig::File(c) => Box::new(crate::inputs::file::FileInput::new(c.clone(), batch)),
+            InputConfig::Evtx(c) => Box::new(crate::inputs::evtx::EvtxInput::new(c.clone(), batch)),
         };
         let sender = EventSender::new(&id, Arc::new(chain), Arc::clone(&global), writer.clone());
         inputs.push((id, input, sender));
@@ -106,8 +97,7 @@ pub fn build_processors_only(config: &Config) -> anyhow::Result<()> {
     build_chain(&config.processors, "global", &config.base_dir)
         .map_err(|e| describe("the pipeline", e))?;
     for input in &config.inputs {
-        let InputConfig::File(c) = input;
-        build_chain(&c.processors, "check", &config.base_dir)
+        build_chain(input.processors(), "check", &config.base_dir)
             .map_err(|e| describe(&format!("input `{}`", input_id(input)), e))?;
     }
     Ok(())
