@@ -9,4 +9,5 @@ pub mod observe;
 pub mod outputs;
 pub mod pipeline;
 pub mod processors;
+pub mod service;
 pub mod util;

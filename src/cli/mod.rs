@@ -25,6 +25,9 @@ pub enum Command {
     Check(ConfigArg),
     /// Print the version and the build target.
     Version,
+    /// Install, remove, start, stop or query the Windows service.
+    #[command(subcommand)]
+    Service(crate::service::ServiceCommand),
 }
 
 /// Arguments of `run`.
@@ -64,6 +67,7 @@ pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(&args.config),
+        Command::Service(cmd) => crate::service::dispatch(cmd),
         Command::Version => {
             println!(
                 "logward {} ({})",
