@@ -20,7 +20,7 @@ exe="$repo/target/x86_64-pc-windows-gnu/debug/logward.exe"
 
 export WINEPREFIX; WINEPREFIX=$(mktemp -d /tmp/logward-wine.XXXXXX)
 export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-trap 'wineserver -k >/dev/null 2>&1 || true; rm -rf "$WINEPREFIX"' EXIT
+trap 'wineserver -k >/dev/null 2>&1 || true; [ -n "${KEEP_PREFIX:-}" ] || rm -rf "$WINEPREFIX"' EXIT
 wineboot -i </dev/null >/dev/null 2>&1 || true
 x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" "$shim_src" -ladvapi32
 wineserver -p </dev/null >/dev/null 2>&1 &
@@ -44,11 +44,18 @@ outputs:
     filename: events.ndjson
 YAML
 
-w() { wine "$@" </dev/null 2>/dev/null | tr -d '\r'; }
+w() { wine "$@" </dev/null 2>&1 | tr -d '\r' || true; }
 echo "== install"
 w 'C:\lw\logward.exe' service install -c 'C:\lw\logward.yml' --name logward --account LocalSystem --data-dir 'C:\lw\data' | tee /dev/stderr | grep -q "installed service" || fail "install"
 echo "== sc query (installed)"
-w sc query logward | tee /dev/stderr | grep -q "STOPPED" || fail "sc query does not show the stopped service"
+q=""
+for _ in $(seq 1 10); do
+  q=$(w sc query logward)
+  echo "$q" | grep -q "SERVICE_NAME: logward" && break
+  sleep 1
+done
+echo "$q"
+echo "$q" | grep -q "STOPPED" || fail "sc query does not show the installed, stopped service"
 echo "== net start"
 w net start logward >/dev/null || true
 state=""
@@ -67,7 +74,7 @@ done
 [ "$n" -eq 500 ] || fail "expected 500 events, found $n"
 grep -q '"message":"wine service line 500"' "$work/data/out/events.ndjson" || fail "the last line is missing"
 echo "== net stop"
-w net stop logward >/dev/null || true
+w net stop logward | head -5
 for _ in $(seq 1 40); do
   state=$(w sc query logward)
   echo "$state" | grep -q "STOPPED" && break
