@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 use windows_service::service::{
-    ServiceAccess, ServiceAction, ServiceActionType, ServiceControl, ServiceControlAccept, ServiceErrorControl,
-    ServiceExitCode, ServiceFailureActions, ServiceFailureResetPeriod, ServiceInfo, ServiceStartType, ServiceState,
-    ServiceStatus, ServiceType,
+    ServiceAccess, ServiceAction, ServiceActionType, ServiceControl, ServiceControlAccept,
+    ServiceErrorControl, ServiceExitCode, ServiceFailureActions, ServiceFailureResetPeriod,
+    ServiceInfo, ServiceStartType, ServiceState, ServiceStatus, ServiceType,
 };
 use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
 use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
@@ -35,10 +35,18 @@ static RUN_ARGS: OnceLock<RunArgs> = OnceLock::new();
 fn explain(e: &windows_service::Error, name: &str) -> String {
     if let windows_service::Error::Winapi(io) = e {
         match io.raw_os_error() {
-            Some(5) => return "access denied: run this from an elevated (administrator) prompt".into(),
-            Some(1073) => return format!("the service `{name}` is already installed (uninstall it first, or use --name)"),
+            Some(5) => {
+                return "access denied: run this from an elevated (administrator) prompt".into();
+            }
+            Some(1073) => {
+                return format!(
+                    "the service `{name}` is already installed (uninstall it first, or use --name)"
+                );
+            }
             Some(1072) => {
-                return format!("the service `{name}` is marked for deletion: close the Services console and any `sc` handles, then try again")
+                return format!(
+                    "the service `{name}` is marked for deletion: close the Services console and any `sc` handles, then try again"
+                );
             }
             Some(1060) => return format!("there is no service named `{name}`"),
             Some(1056) => return format!("the service `{name}` is already running"),
@@ -58,12 +66,21 @@ fn manager(access: ServiceManagerAccess) -> Result<ServiceManager, String> {
 /// Runs a `service` subcommand; returns the exit code.
 pub fn dispatch(cmd: ServiceCommand) -> i32 {
     let result = match cmd {
-        ServiceCommand::Install { config, name, account, data_dir } => install(&config, &name, account, data_dir),
+        ServiceCommand::Install {
+            config,
+            name,
+            account,
+            data_dir,
+        } => install(&config, &name, account, data_dir),
         ServiceCommand::Uninstall { name } => uninstall(&name),
         ServiceCommand::Start { name } => control(&name, true),
         ServiceCommand::Stop { name } => control(&name, false),
         ServiceCommand::Status { name } => status(&name),
-        ServiceCommand::Run { name, config, data_dir } => return run_service(name, config, data_dir),
+        ServiceCommand::Run {
+            name,
+            config,
+            data_dir,
+        } => return run_service(name, config, data_dir),
     };
     match result {
         Ok(message) => {
@@ -77,14 +94,30 @@ pub fn dispatch(cmd: ServiceCommand) -> i32 {
     }
 }
 
-fn install(config: &std::path::Path, name: &str, account: Option<String>, data_dir: Option<PathBuf>) -> Result<String, String> {
-    let config = std::path::absolute(config).map_err(|e| format!("cannot resolve {}: {e}", config.display()))?;
+fn install(
+    config: &std::path::Path,
+    name: &str,
+    account: Option<String>,
+    data_dir: Option<PathBuf>,
+) -> Result<String, String> {
+    let config = std::path::absolute(config)
+        .map_err(|e| format!("cannot resolve {}: {e}", config.display()))?;
     if let Err(errors) = crate::config::load_file(&config) {
-        return Err(format!("the configuration is not valid, so the service would not start:\n{errors}"));
+        return Err(format!(
+            "the configuration is not valid, so the service would not start:\n{errors}"
+        ));
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find logward's own path: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find logward's own path: {e}"))?;
     let data_dir = data_dir.unwrap_or_else(crate::config::load::default_data_dir);
-    let mut args: Vec<OsString> = vec!["service".into(), "run".into(), "--name".into(), name.into(), "-c".into(), config.clone().into()];
+    let mut args: Vec<OsString> = vec![
+        "service".into(),
+        "run".into(),
+        "--name".into(),
+        name.into(),
+        "-c".into(),
+        config.clone().into(),
+    ];
     args.push("--data-dir".into());
     args.push(data_dir.clone().into());
     let account_name = match account.as_deref() {
@@ -106,10 +139,15 @@ fn install(config: &std::path::Path, name: &str, account: Option<String>, data_d
     };
     let manager = manager(ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE)?;
     let service = manager
-        .create_service(&info, ServiceAccess::CHANGE_CONFIG | ServiceAccess::START | ServiceAccess::QUERY_STATUS)
+        .create_service(
+            &info,
+            ServiceAccess::CHANGE_CONFIG | ServiceAccess::START | ServiceAccess::QUERY_STATUS,
+        )
         .map_err(|e| explain(&e, name))?;
     service
-        .set_description("Collects logs and Windows events, keeps them safe on disk, ships them (logward).")
+        .set_description(
+            "Collects logs and Windows events, keeps them safe on disk, ships them (logward).",
+        )
         .map_err(|e| explain(&e, name))?;
     // Delayed automatic start and restart-on-failure are refinements: a system that refuses them still
     // has a working service, so say so instead of failing the install.
@@ -117,7 +155,10 @@ fn install(config: &std::path::Path, name: &str, account: Option<String>, data_d
     if let Err(e) = service.set_delayed_auto_start(true) {
         notes.push(format!("delayed start not set: {}", explain(&e, name)));
     }
-    let restart = ServiceAction { action_type: ServiceActionType::Restart, delay: Duration::from_secs(5) };
+    let restart = ServiceAction {
+        action_type: ServiceActionType::Restart,
+        delay: Duration::from_secs(5),
+    };
     let actions = ServiceFailureActions {
         reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(86_400)),
         reboot_msg: None,
@@ -128,9 +169,14 @@ fn install(config: &std::path::Path, name: &str, account: Option<String>, data_d
         notes.push(format!("recovery actions not set: {}", explain(&e, name)));
     }
     if let Err(e) = service.set_failure_actions_on_non_crash_failures(true) {
-        notes.push(format!("recovery on non-crash failures not set: {}", explain(&e, name)));
+        notes.push(format!(
+            "recovery on non-crash failures not set: {}",
+            explain(&e, name)
+        ));
     }
-    let who = account_name.map(|a| a.to_string_lossy().into_owned()).unwrap_or_else(|| "LocalSystem".into());
+    let who = account_name
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "LocalSystem".into());
     let mut message = format!(
         "installed service `{name}` (automatic, delayed start; restarts 5 s after a failure) running as {who}\n  config: {}\n  data:   {}",
         config.display(),
@@ -145,18 +191,25 @@ fn install(config: &std::path::Path, name: &str, account: Option<String>, data_d
 fn uninstall(name: &str) -> Result<String, String> {
     let manager = manager(ServiceManagerAccess::CONNECT)?;
     let service = manager
-        .open_service(name, ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE)
+        .open_service(
+            name,
+            ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE,
+        )
         .map_err(|e| explain(&e, name))?;
     if let Ok(s) = service.query_status()
-        && s.current_state != ServiceState::Stopped {
-            let _ = service.stop();
-            for _ in 0..60 {
-                std::thread::sleep(Duration::from_millis(500));
-                if service.query_status().is_ok_and(|s| s.current_state == ServiceState::Stopped) {
-                    break;
-                }
+        && s.current_state != ServiceState::Stopped
+    {
+        let _ = service.stop();
+        for _ in 0..60 {
+            std::thread::sleep(Duration::from_millis(500));
+            if service
+                .query_status()
+                .is_ok_and(|s| s.current_state == ServiceState::Stopped)
+            {
+                break;
             }
         }
+    }
     service.delete().map_err(|e| explain(&e, name))?;
     Ok(format!("removed service `{name}`"))
 }
@@ -164,33 +217,51 @@ fn uninstall(name: &str) -> Result<String, String> {
 fn control(name: &str, start: bool) -> Result<String, String> {
     let manager = manager(ServiceManagerAccess::CONNECT)?;
     let service = manager
-        .open_service(name, ServiceAccess::QUERY_STATUS | ServiceAccess::START | ServiceAccess::STOP)
+        .open_service(
+            name,
+            ServiceAccess::QUERY_STATUS | ServiceAccess::START | ServiceAccess::STOP,
+        )
         .map_err(|e| explain(&e, name))?;
     if start {
-        service.start(&[] as &[&OsStr]).map_err(|e| explain(&e, name))?;
+        service
+            .start(&[] as &[&OsStr])
+            .map_err(|e| explain(&e, name))?;
         Ok(format!("started service `{name}`"))
     } else {
         service.stop().map_err(|e| explain(&e, name))?;
-        Ok(format!("stop requested for service `{name}`; it drains events and saves checkpoints before it stops"))
+        Ok(format!(
+            "stop requested for service `{name}`; it drains events and saves checkpoints before it stops"
+        ))
     }
 }
 
 fn status(name: &str) -> Result<String, String> {
     let manager = manager(ServiceManagerAccess::CONNECT)?;
-    let service = manager.open_service(name, ServiceAccess::QUERY_STATUS).map_err(|e| explain(&e, name))?;
+    let service = manager
+        .open_service(name, ServiceAccess::QUERY_STATUS)
+        .map_err(|e| explain(&e, name))?;
     let s = service.query_status().map_err(|e| explain(&e, name))?;
-    Ok(format!("service `{name}`: {:?} (exit code {:?}, pid {:?})", s.current_state, s.exit_code, s.process_id))
+    Ok(format!(
+        "service `{name}`: {:?} (exit code {:?}, pid {:?})",
+        s.current_state, s.exit_code, s.process_id
+    ))
 }
 
 define_windows_service!(ffi_service_main, service_main);
 
 fn run_service(name: String, config: PathBuf, data_dir: Option<PathBuf>) -> i32 {
     let service_name = name.clone();
-    let _ = RUN_ARGS.set(RunArgs { name, config, data_dir });
+    let _ = RUN_ARGS.set(RunArgs {
+        name,
+        config,
+        data_dir,
+    });
     match service_dispatcher::start(&service_name, ffi_service_main) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("logward service run: cannot connect to the Service Control Manager ({e}); to run in a console use `logward run -c FILE`");
+            eprintln!(
+                "logward service run: cannot connect to the Service Control Manager ({e}); to run in a console use `logward run -c FILE`"
+            );
             exit::FAILURE
         }
     }
@@ -198,7 +269,9 @@ fn run_service(name: String, config: PathBuf, data_dir: Option<PathBuf>) -> i32 
 
 /// Writes an error to the Windows Application event log under the source `logward`.
 fn report_to_event_log(message: &str) {
-    use windows_sys::Win32::System::EventLog::{DeregisterEventSource, EVENTLOG_ERROR_TYPE, RegisterEventSourceW, ReportEventW};
+    use windows_sys::Win32::System::EventLog::{
+        DeregisterEventSource, EVENTLOG_ERROR_TYPE, RegisterEventSourceW, ReportEventW,
+    };
     let source: Vec<u16> = "logward".encode_utf16().chain(Some(0)).collect();
     let text: Vec<u16> = message.encode_utf16().chain(Some(0)).collect();
     // SAFETY: both strings are NUL-terminated UTF-16 buffers that outlive the calls; the handle is checked
@@ -209,7 +282,17 @@ fn report_to_event_log(message: &str) {
             return;
         }
         let strings = [text.as_ptr()];
-        ReportEventW(handle, EVENTLOG_ERROR_TYPE, 0, 1, std::ptr::null_mut(), 1, 0, strings.as_ptr(), std::ptr::null());
+        ReportEventW(
+            handle,
+            EVENTLOG_ERROR_TYPE,
+            0,
+            1,
+            std::ptr::null_mut(),
+            1,
+            0,
+            strings.as_ptr(),
+            std::ptr::null(),
+        );
         DeregisterEventSource(handle);
     }
 }
@@ -226,7 +309,9 @@ fn service_main(_arguments: Vec<OsString>) {
         ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
         _ => ServiceControlHandlerResult::NotImplemented,
     };
-    let Ok(handle) = service_control_handler::register(&args.name, handler) else { return };
+    let Ok(handle) = service_control_handler::register(&args.name, handler) else {
+        return;
+    };
     let report = |state, accept, checkpoint, wait: u64, code| {
         let _ = handle.set_service_status(ServiceStatus {
             service_type: ServiceType::OWN_PROCESS,
@@ -238,17 +323,33 @@ fn service_main(_arguments: Vec<OsString>) {
             process_id: None,
         });
     };
-    report(ServiceState::StartPending, ServiceControlAccept::empty(), 1, 10, ServiceExitCode::Win32(0));
+    report(
+        ServiceState::StartPending,
+        ServiceControlAccept::empty(),
+        1,
+        10,
+        ServiceExitCode::Win32(0),
+    );
     let config = match crate::cli::run::load(Some(&args.config), args.data_dir.as_ref()) {
         Ok(c) => c,
         Err(errors) => {
-            let message = format!("logward could not start: the configuration is not valid:\n{errors}");
+            let message =
+                format!("logward could not start: the configuration is not valid:\n{errors}");
             let fallback = crate::config::model::LoggingConfig::default();
-            let data_dir = args.data_dir.clone().unwrap_or_else(crate::config::load::default_data_dir);
+            let data_dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(crate::config::load::default_data_dir);
             let _guard = crate::observe::logging::init(&fallback, Some(&data_dir));
             tracing::error!("{message}");
             report_to_event_log(&message);
-            report(ServiceState::Stopped, ServiceControlAccept::empty(), 0, 0, ServiceExitCode::ServiceSpecific(exit::BAD_CONFIG as u32));
+            report(
+                ServiceState::Stopped,
+                ServiceControlAccept::empty(),
+                0,
+                0,
+                ServiceExitCode::ServiceSpecific(exit::BAD_CONFIG as u32),
+            );
             return;
         }
     };
@@ -256,7 +357,9 @@ fn service_main(_arguments: Vec<OsString>) {
     let worker = std::thread::spawn(move || crate::cli::run::run_with(&config, pipeline_control));
     report(
         ServiceState::Running,
-        ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN | ServiceControlAccept::PRESHUTDOWN,
+        ServiceControlAccept::STOP
+            | ServiceControlAccept::SHUTDOWN
+            | ServiceControlAccept::PRESHUTDOWN,
         0,
         0,
         ServiceExitCode::Win32(0),
@@ -265,11 +368,27 @@ fn service_main(_arguments: Vec<OsString>) {
     while !control.stop.wait_timeout(Duration::from_millis(500)) && !worker.is_finished() {}
     let mut checkpoint = 1;
     while !worker.is_finished() {
-        report(ServiceState::StopPending, ServiceControlAccept::empty(), checkpoint, 5, ServiceExitCode::Win32(0));
+        report(
+            ServiceState::StopPending,
+            ServiceControlAccept::empty(),
+            checkpoint,
+            5,
+            ServiceExitCode::Win32(0),
+        );
         checkpoint += 1;
         std::thread::sleep(Duration::from_secs(1));
     }
     let code = worker.join().unwrap_or(exit::FAILURE);
-    let exit_code = if code == exit::OK { ServiceExitCode::Win32(0) } else { ServiceExitCode::ServiceSpecific(code as u32) };
-    report(ServiceState::Stopped, ServiceControlAccept::empty(), 0, 0, exit_code);
+    let exit_code = if code == exit::OK {
+        ServiceExitCode::Win32(0)
+    } else {
+        ServiceExitCode::ServiceSpecific(code as u32)
+    };
+    report(
+        ServiceState::Stopped,
+        ServiceControlAccept::empty(),
+        0,
+        0,
+        exit_code,
+    );
 }
