@@ -123,27 +123,10 @@ fn closest_pattern(name: &str, extra: &[(String, String)]) -> Option<String> {
         .map(|(n, _)| n.to_string())
         .chain(extra.iter().map(|(n, _)| n.clone()));
     known
-        .map(|k| (strsim_distance(name, &k), k))
+        .map(|k| (crate::config::load::edit_distance(name, &k), k))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, k)| k)
-}
-
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 impl Grok {
