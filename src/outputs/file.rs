@@ -99,7 +99,21 @@ impl FileOutput {
         match std::fs::read(&state_path) {
             Ok(bytes) => match serde_json::from_slice::<Intent>(&bytes) {
                 Ok(intent) => {
-                    let complete = len >= intent.len_before + intent.batch_len;
+                    let after = intent.len_before + intent.batch_len;
+                    let rotated_len =
+                        std::fs::metadata(cfg.path.join(format!("{}.1", cfg.filename)))
+                            .ok()
+                            .map(|m| m.len());
+                    // The batch is in the files when the current file holds it, or when the file was
+                    // rotated after it (rotation only happens once the batch before it is written): then
+                    // the current file is shorter than where the batch started, or it is new and empty and
+                    // the newest rotated file ends exactly where the batch ended.
+                    let complete = len >= after
+                        || len < intent.len_before
+                        || (len == 0
+                            && intent.len_before == 0
+                            && after > 0
+                            && rotated_len == Some(after));
                     marks = intent.marks_before;
                     if complete {
                         marks.extend(intent.batch_marks);
@@ -200,6 +214,16 @@ impl FileOutput {
         }
         if self.len > 0 && self.len + self.buf.len() as u64 > self.rotate_every {
             self.rotate()?;
+            // Record at once that everything so far is in the rotated files.
+            let fresh = Intent {
+                marks_before: self.marks.clone(),
+                ..Intent::default()
+            };
+            if let Ok(bytes) = serde_json::to_vec(&fresh) {
+                let state_path = state_path(&self.dir, &self.filename);
+                crate::util::fs::write_atomic(&state_path, &bytes, self.fsync)
+                    .map_err(|e| io_err("cannot write", &state_path, e))?;
+            }
         }
         let intent = Intent {
             len_before: self.len,
@@ -332,6 +356,32 @@ mod tests {
             text.lines()
                 .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
         );
+    }
+
+    #[test]
+    fn a_crash_right_after_rotation_neither_loses_nor_repeats_the_batch_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = FileOutput::open(&cfg(dir.path(), 60), "t").unwrap();
+        out.write_batch(&[ev("a", 0)]).unwrap();
+        out.write_batch(&[ev("a", 1)]).unwrap();
+        drop(out);
+        // What a kill between the rename of a rotation and the next state write leaves behind.
+        let current = dir.path().join("out.ndjson");
+        let state = dir.path().join(".out.ndjson.state");
+        let intent_before_rotation = std::fs::read(&state).unwrap();
+        let mut out = FileOutput::open(&cfg(dir.path(), 60), "t").unwrap();
+        out.write_batch(&[ev("a", 2)]).unwrap();
+        drop(out);
+        std::fs::write(&state, &intent_before_rotation).unwrap();
+        let rotated = std::fs::read(dir.path().join("out.ndjson.1")).unwrap();
+        assert!(!rotated.is_empty());
+        std::fs::write(&current, b"").unwrap();
+        let mut out = FileOutput::open(&cfg(dir.path(), 60), "t").unwrap();
+        out.write_batch(&[ev("a", 1), ev("a", 2)]).unwrap();
+        let total = lines(&current)
+            + lines(&dir.path().join("out.ndjson.1"))
+            + lines(&dir.path().join("out.ndjson.2"));
+        assert_eq!(total, 3, "a 0, 1 and 2 exactly once");
     }
 
     #[test]

@@ -212,10 +212,10 @@ fn keyword_names(hex: &str) -> Vec<Value> {
         (0x0010_0000_0000_0000u64, "Audit Failure"),
         (0x0020_0000_0000_0000, "Audit Success"),
         (0x0080_0000_0000_0000, "Classic"),
-        (0x0004_0000_0000_0000, "Correlation Hint"),
+        (0x0040_0000_0000_0000, "Correlation Hint"),
         (0x0001_0000_0000_0000, "Response Time"),
-        (0x0040_0000_0000_0000, "SQM"),
-        (0x0008_0000_0000_0000, "WDI Diag"),
+        (0x0008_0000_0000_0000, "SQM"),
+        (0x0004_0000_0000_0000, "WDI Diag"),
     ];
     let names: Vec<Value> = known
         .iter()
@@ -277,7 +277,7 @@ mod tests {
         assert_eq!(e.get_path("winlog.event_data.LogonType"), Some(&json!("3")));
         assert_eq!(
             e.get_path("winlog.keywords"),
-            Some(&json!(["Audit Success", "Classic"]))
+            Some(&json!(["Audit Success"]))
         );
         assert_eq!(
             e.get_path("@timestamp"),
