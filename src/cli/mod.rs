@@ -1,6 +1,7 @@
 //! Subcommands of the `logward` command.
 
 pub mod check;
+pub mod elasticsearch;
 pub mod run;
 pub mod signals;
 
@@ -23,6 +24,10 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a configuration and report every mistake with its line and column.
     Check(ConfigArg),
+    /// Install the index template (and lifecycle policy) for the Elasticsearch outputs.
+    Setup(elasticsearch::SetupArgs),
+    /// Query the cluster an Elasticsearch output ships to.
+    Search(elasticsearch::SearchArgs),
     /// Print the version and the build target.
     Version,
     /// Install, remove, start, stop or query the Windows service.
@@ -67,6 +72,8 @@ pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(&args.config),
+        Command::Setup(args) => elasticsearch::setup(args),
+        Command::Search(args) => elasticsearch::search(args),
         Command::Service(cmd) => crate::service::dispatch(cmd),
         Command::Version => {
             println!(

@@ -471,6 +471,27 @@ impl Loader {
                 cfg.path = self.resolve(&cfg.path);
                 Some(OutputConfig::File(cfg))
             }
+            "elasticsearch" => {
+                let mut cfg: crate::outputs::elasticsearch::config::ElasticsearchConfig =
+                    self.section_all(body, "elasticsearch output")?;
+                for p in [&mut cfg.tls.ca, &mut cfg.tls.certificate, &mut cfg.tls.key]
+                    .into_iter()
+                    .flatten()
+                {
+                    *p = self.resolve(p);
+                }
+                let errors = cfg.validate();
+                for e in &errors {
+                    let mark = body.get(e.key).map(|n| n.mark).unwrap_or(body.mark);
+                    self.error(
+                        mark,
+                        format!("elasticsearch output: `{}`: {}", e.key, e.message),
+                    );
+                }
+                errors
+                    .is_empty()
+                    .then(|| OutputConfig::Elasticsearch(Box::new(cfg)))
+            }
             _ => None,
         }
     }

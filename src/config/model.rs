@@ -62,17 +62,20 @@ pub enum OutputConfig {
     Console(ConsoleOutputConfig),
     /// `type: file`.
     File(FileOutputConfig),
+    /// `type: elasticsearch` (also OpenSearch).
+    Elasticsearch(Box<crate::outputs::elasticsearch::config::ElasticsearchConfig>),
 }
 
 impl OutputConfig {
     /// The names accepted after `type:`.
-    pub const TYPES: &'static [&'static str] = &["console", "file"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "elasticsearch"];
 
     /// The output's name in metrics and logs.
     pub fn name(&self, index: usize) -> String {
         let (kind, id) = match self {
             OutputConfig::Console(c) => ("console", c.id.clone()),
             OutputConfig::File(c) => ("file", c.id.clone()),
+            OutputConfig::Elasticsearch(c) => ("elasticsearch", c.id.clone()),
         };
         id.unwrap_or_else(|| format!("{kind}-{index}"))
     }

@@ -1,6 +1,6 @@
 //! `type: console`: events on standard output, one JSON object per line or pretty-printed.
 
-use super::{BoxFuture, Output, OutputError, SendOutcome};
+use super::{Batch, BoxFuture, Output, OutputError, SendOutcome};
 use crate::event::Event;
 use serde::Deserialize;
 use std::io::Write;
@@ -59,7 +59,10 @@ impl ConsoleOutput {
         }
     }
 
-    fn write_batch(&mut self, events: &[Event]) -> Result<SendOutcome, OutputError> {
+    fn write_batch<'e>(
+        &mut self,
+        events: impl IntoIterator<Item = &'e Event>,
+    ) -> Result<SendOutcome, OutputError> {
         self.buf.clear();
         for e in events {
             match self.codec {
@@ -83,11 +86,8 @@ impl ConsoleOutput {
 }
 
 impl Output for ConsoleOutput {
-    fn send<'a>(
-        &'a mut self,
-        events: &'a [Event],
-    ) -> BoxFuture<'a, Result<SendOutcome, OutputError>> {
-        Box::pin(async move { tokio::task::block_in_place(|| self.write_batch(events)) })
+    fn send<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<SendOutcome, OutputError>> {
+        Box::pin(async move { tokio::task::block_in_place(|| self.write_batch(batch.iter())) })
     }
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), OutputError>> {

@@ -7,7 +7,7 @@
 //! batch made it, a torn partial batch is cut off, and events an input sends again after restart are skipped.
 //! So a kill -9 at any moment neither loses nor duplicates a line.
 
-use super::{BoxFuture, Output, OutputError, SendOutcome};
+use super::{Batch, BoxFuture, Output, OutputError, SendOutcome};
 use crate::config::ByteSize;
 use crate::event::Event;
 use crate::observe::metrics::{self, Counter};
@@ -185,7 +185,10 @@ impl FileOutput {
         Ok(())
     }
 
-    fn write_batch(&mut self, events: &[Event]) -> Result<SendOutcome, OutputError> {
+    fn write_batch<'e>(
+        &mut self,
+        events: impl IntoIterator<Item = &'e Event>,
+    ) -> Result<SendOutcome, OutputError> {
         self.buf.clear();
         let mut batch_marks: HashMap<String, u64> = HashMap::new();
         let mut skipped = 0u64;
@@ -268,11 +271,8 @@ fn state_path(dir: &Path, filename: &str) -> PathBuf {
 }
 
 impl Output for FileOutput {
-    fn send<'a>(
-        &'a mut self,
-        events: &'a [Event],
-    ) -> BoxFuture<'a, Result<SendOutcome, OutputError>> {
-        Box::pin(async move { tokio::task::block_in_place(|| self.write_batch(events)) })
+    fn send<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<SendOutcome, OutputError>> {
+        Box::pin(async move { tokio::task::block_in_place(|| self.write_batch(batch.iter())) })
     }
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), OutputError>> {

@@ -3,12 +3,89 @@
 //! Bit's engine) so every output gets the same retry behaviour.
 
 pub mod console;
+pub mod elasticsearch;
 pub mod file;
 pub mod runner;
 
 use crate::event::Event;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What an output sends at once: one or more queued batches, taken together (events are shared with
+/// the other outputs, not copied).
+#[derive(Default)]
+pub struct Batch {
+    parts: Vec<Arc<Vec<Event>>>,
+    len: usize,
+}
+
+impl Batch {
+    /// A batch of these parts.
+    pub fn new(parts: Vec<Arc<Vec<Event>>>) -> Batch {
+        let len = parts.iter().map(|p| p.len()).sum();
+        Batch { parts, len }
+    }
+
+    /// Every event, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Event> {
+        self.parts.iter().flat_map(|p| p.iter())
+    }
+
+    /// The event at position `i`.
+    pub fn get(&self, mut i: usize) -> Option<&Event> {
+        for p in &self.parts {
+            if i < p.len() {
+                return p.get(i);
+            }
+            i -= p.len();
+        }
+        None
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Identifies this batch while it is alive (an output retrying it can tell it from the next one).
+    pub fn key(&self) -> (usize, usize) {
+        (
+            self.parts.first().map_or(0, |p| Arc::as_ptr(p) as usize),
+            self.len,
+        )
+    }
+}
+
+impl From<Vec<Event>> for Batch {
+    fn from(events: Vec<Event>) -> Batch {
+        Batch::new(vec![Arc::new(events)])
+    }
+}
+
+/// How an output wants its batches: up to `max_events`, waiting at most `max_wait` for more to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    /// The most events handed over at once (queued batches are never cut, so one batch may exceed it).
+    pub max_events: usize,
+    /// How long to wait for more events once the first has arrived (zero: take what is queued now).
+    pub max_wait: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            max_events: 4096,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
 
 /// A boxed future, so outputs can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -37,10 +114,16 @@ pub enum OutputError {
 /// One configured output.
 pub trait Output: Send {
     /// Writes a batch. Must not return `Delivered` before the events are handed over for good.
-    fn send<'a>(
-        &'a mut self,
-        events: &'a [Event],
-    ) -> BoxFuture<'a, Result<SendOutcome, OutputError>>;
+    /// The same batch may come again after an error: an output may remember what already got through.
+    fn send<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<SendOutcome, OutputError>>;
     /// Flushes and closes at shutdown.
     fn close(&mut self) -> BoxFuture<'_, Result<(), OutputError>>;
+    /// How batches are gathered for this output.
+    fn batching(&self) -> Batching {
+        Batching::default()
+    }
+    /// Retry timing after errors.
+    fn backoff(&self) -> runner::Backoff {
+        runner::Backoff::default()
+    }
 }

@@ -1,11 +1,12 @@
 //! Runs one output: takes batches from its queue, sends them, retries failures with backoff, and settles
 //! each batch's acknowledgement.
 
-use super::{Output, OutputError, SendOutcome};
+use super::{Batch, Batching, Output, OutputError, SendOutcome};
 use crate::observe::metrics::{self, Counter};
 use crate::pipeline::ack::AckStatus;
-use crate::pipeline::queue::QueueReader;
+use crate::pipeline::queue::{Delivery, QueueReader};
 use crate::pipeline::shutdown::StopSignal;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Retry timing: full-jitter exponential backoff.
@@ -37,6 +38,7 @@ impl Backoff {
     }
 }
 
+#[derive(Clone)]
 struct Counters {
     events: Counter,
     batches: Counter,
@@ -44,14 +46,46 @@ struct Counters {
     retries: Counter,
 }
 
-/// Drives `output` until its queue is closed and drained. `force` is raised when the shutdown timeout
-/// expires: batches still being retried are then abandoned (their checkpoints do not move).
+/// Takes the next batch for an output: waits for one queued batch, then gathers more until
+/// `batching.max_events` or until `batching.max_wait` has passed. Empty when the queue is closed and
+/// drained.
+async fn gather(reader: &mut QueueReader, batching: Batching, first_output: bool) -> Vec<Delivery> {
+    let mut got = Vec::new();
+    let Some(first) = reader.next().await else {
+        return got;
+    };
+    reader.taken(&first, first_output);
+    let mut events = first.events.len();
+    got.push(first);
+    let deadline = tokio::time::Instant::now() + batching.max_wait;
+    while events < batching.max_events {
+        let next = if batching.max_wait.is_zero() {
+            // Only what is already queued: a zero timeout still polls the queue once.
+            tokio::time::timeout(std::time::Duration::ZERO, reader.next()).await
+        } else {
+            tokio::time::timeout_at(deadline, reader.next()).await
+        };
+        match next {
+            Ok(Some(d)) => {
+                reader.taken(&d, first_output);
+                events += d.events.len();
+                got.push(d);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Drives an output until its queue is closed and drained. An output with several workers (several
+/// requests in flight) gives one instance per worker; they share the queue. `force` is raised when the
+/// shutdown timeout expires: batches still being retried are then abandoned (their checkpoints do not
+/// move).
 pub async fn run_output(
     name: String,
-    mut output: Box<dyn Output>,
-    mut reader: QueueReader,
+    workers: Vec<Box<dyn Output>>,
+    reader: QueueReader,
     first_output: bool,
-    backoff: Backoff,
     force: StopSignal,
 ) {
     let counters = Counters {
@@ -60,14 +94,46 @@ pub async fn run_output(
         rejected_batches: metrics::counter("output_rejected_batches_total", &[("output", &name)]),
         retries: metrics::counter("output_retries_total", &[("output", &name)]),
     };
-    while let Some(delivery) = reader.next().await {
-        reader.taken(&delivery, first_output);
+    let reader = Arc::new(tokio::sync::Mutex::new(reader));
+    let mut tasks = tokio::task::JoinSet::new();
+    for output in workers {
+        tasks.spawn(run_worker(
+            name.clone(),
+            output,
+            Arc::clone(&reader),
+            first_output,
+            force.clone(),
+            counters.clone(),
+        ));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn run_worker(
+    name: String,
+    mut output: Box<dyn Output>,
+    reader: Arc<tokio::sync::Mutex<QueueReader>>,
+    first_output: bool,
+    force: StopSignal,
+    counters: Counters,
+) {
+    let batching = output.batching();
+    let backoff = output.backoff();
+    loop {
+        let deliveries = {
+            let mut r = reader.lock().await;
+            gather(&mut r, batching, first_output).await
+        };
+        if deliveries.is_empty() {
+            break;
+        }
+        let batch = Batch::new(deliveries.iter().map(|d| Arc::clone(&d.events)).collect());
         let mut attempt = 0u32;
         let status = loop {
             if force.is_stopped() {
                 break None;
             }
-            match output.send(&delivery.events).await {
+            match output.send(&batch).await {
                 Ok(SendOutcome::Delivered) => break Some(AckStatus::Delivered),
                 Ok(SendOutcome::Rejected) => {
                     counters.rejected_batches.inc();
@@ -94,13 +160,15 @@ pub async fn run_output(
         };
         match status {
             Some(s) => {
-                counters.events.add(delivery.events.len() as u64);
+                counters.events.add(batch.len() as u64);
                 counters.batches.inc();
-                delivery.ack.complete(s);
+                for d in deliveries {
+                    d.ack.complete(s);
+                }
             }
             None => {
-                tracing::warn!(output = %name, events = delivery.events.len(), "shutdown timeout: batch not delivered; it will be read again after restart");
-                drop(delivery);
+                tracing::warn!(output = %name, events = batch.len(), "shutdown timeout: batch not delivered; it will be read again after restart");
+                drop(deliveries);
             }
         }
     }

@@ -13,7 +13,7 @@ use crate::config::load::input_id;
 use crate::config::{Config, InputConfig, OutputConfig};
 use crate::inputs::{Input, InputContext};
 use crate::outputs::Output;
-use crate::outputs::runner::{Backoff, run_output};
+use crate::outputs::runner::run_output;
 use crate::processors::config::build_chain;
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -27,11 +27,18 @@ pub struct Control {
     pub force: StopSignal,
 }
 
+/// An output's name, its workers, and its end of the queue.
+type BuiltOutput = (
+    String,
+    Vec<Box<dyn Output>>,
+    crate::pipeline::queue::QueueReader,
+);
+
 /// Everything built from the configuration, before anything runs. Building can fail (a file output folder
 /// that cannot be created, a processor that does not compile); then nothing has started.
 pub struct Built {
     inputs: Vec<(String, Box<dyn Input>, EventSender)>,
-    outputs: Vec<(String, Box<dyn Output>, crate::pipeline::queue::QueueReader)>,
+    outputs: Vec<BuiltOutput>,
 }
 
 /// Builds inputs, processors, queue and outputs.
@@ -51,12 +58,20 @@ pub fn build(config: &Config) -> anyhow::Result<Built> {
     let mut outputs = Vec::new();
     for ((index, out_cfg), reader) in config.outputs.iter().enumerate().zip(readers) {
         let name = out_cfg.name(index);
-        let output: Box<dyn Output> = match out_cfg {
-            OutputConfig::Console(c) => Box::new(crate::outputs::console::ConsoleOutput::new(c)),
-            OutputConfig::File(c) => Box::new(
+        let output: Vec<Box<dyn Output>> = match out_cfg {
+            OutputConfig::Console(c) => {
+                vec![Box::new(crate::outputs::console::ConsoleOutput::new(c))]
+            }
+            OutputConfig::File(c) => vec![Box::new(
                 crate::outputs::file::FileOutput::open(c, &name)
                     .with_context(|| format!("output `{name}`"))?,
-            ),
+            )],
+            OutputConfig::Elasticsearch(c) => {
+                crate::outputs::elasticsearch::build_workers(c, &name, &config.data_dir)?
+                    .into_iter()
+                    .map(|w| Box::new(w) as Box<dyn Output>)
+                    .collect()
+            }
         };
         outputs.push((name, output, reader));
     }
@@ -127,7 +142,6 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             output,
             reader,
             i == 0,
-            Backoff::default(),
             control.force.clone(),
         )));
     }

@@ -1,0 +1,502 @@
+//! The connection to a cluster: several hosts used round-robin, a host that fails is set aside and
+//! probed again after a growing pause, authentication, TLS, and what the server is (`GET /`).
+
+use super::config::ElasticsearchConfig;
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Checks a host URL; returns it without a trailing slash.
+pub fn parse_host(h: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(h).map_err(|e| {
+        format!("`{h}` is not a URL ({e}); write it as http://host:9200 or https://host:9200")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{h}`: the scheme must be http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("`{h}` has no host name"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{h}` carries credentials; use `username`/`password`, `api_key` or `bearer_token` instead"
+        ));
+    }
+    Ok(h.trim_end_matches('/').to_string())
+}
+
+/// What answered `GET /`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// `Elasticsearch` or `OpenSearch`.
+    pub distribution: Distribution,
+    /// The version text, e.g. `8.15.3`.
+    pub version: String,
+    /// The major version.
+    pub major: u32,
+}
+
+/// The kind of server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    /// Elastic's Elasticsearch.
+    Elasticsearch,
+    /// OpenSearch.
+    OpenSearch,
+}
+
+impl std::fmt::Display for ServerInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.distribution {
+            Distribution::Elasticsearch => "Elasticsearch",
+            Distribution::OpenSearch => "OpenSearch",
+        };
+        write!(f, "{name} {}", self.version)
+    }
+}
+
+impl ServerInfo {
+    /// Reads the `GET /` answer; the error says why this is not an Elasticsearch-compatible server.
+    pub fn from_root(body: &[u8]) -> Result<ServerInfo, String> {
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+            format!(
+                "it answered GET / with something that is not JSON: {:?}",
+                String::from_utf8_lossy(&body[..body.len().min(120)])
+            )
+        })?;
+        let number = v
+            .pointer("/version/number")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(
+                "its GET / answer has no version.number, so it is not Elasticsearch or OpenSearch",
+            )?;
+        let distribution = match v
+            .pointer("/version/distribution")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some("opensearch") => Distribution::OpenSearch,
+            _ => Distribution::Elasticsearch,
+        };
+        let major = number
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .ok_or_else(|| format!("its version `{number}` is not a version number"))?;
+        if distribution == Distribution::Elasticsearch && major < 6 {
+            return Err(format!(
+                "it is Elasticsearch {number}; logward needs 6.x or later"
+            ));
+        }
+        Ok(ServerInfo {
+            distribution,
+            version: number.to_string(),
+            major,
+        })
+    }
+
+    /// Elasticsearch 6 still wants a mapping type in bulk actions.
+    pub fn needs_type(&self) -> bool {
+        self.distribution == Distribution::Elasticsearch && self.major < 7
+    }
+}
+
+/// Why a request got no HTTP answer.
+#[derive(Debug)]
+pub struct TransportError {
+    /// The host that failed.
+    pub host: String,
+    /// What happened (connection refused, timeout, reset).
+    pub message: String,
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.host, self.message)
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// The host that answered.
+    pub host: String,
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+struct HostHealth {
+    down_until: Option<Instant>,
+    failures: u32,
+}
+
+/// A cluster: its hosts, their health, the HTTP client.
+pub struct Cluster {
+    client: reqwest::Client,
+    hosts: Vec<String>,
+    health: Mutex<Vec<HostHealth>>,
+    next: AtomicUsize,
+    /// Which credential is used, for messages (`user "elastic"`, `API key id "abc"`).
+    credential: String,
+}
+
+/// Installs the process-wide TLS crypto provider once (reqwest is built without a default one, to keep
+/// a single, portable implementation: ring).
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Cluster {
+    /// Builds the client from the output's settings. Fails on unreadable certificates or keys.
+    pub fn new(cfg: &ElasticsearchConfig) -> anyhow::Result<Cluster> {
+        install_crypto_provider();
+        let mut headers = HeaderMap::new();
+        let mut credential = "no credentials".to_string();
+        if let Some(user) = &cfg.username {
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("{user}:{}", cfg.password.as_deref().unwrap_or("")));
+            headers.insert(AUTHORIZATION, secret(&format!("Basic {token}"))?);
+            credential = format!("user `{user}` and its password");
+        } else if let Some(key) = &cfg.api_key {
+            let (encoded, id) = match key.split_once(':') {
+                Some((id, _)) => (
+                    base64::engine::general_purpose::STANDARD.encode(key),
+                    id.to_string(),
+                ),
+                None => {
+                    let id = base64::engine::general_purpose::STANDARD
+                        .decode(key)
+                        .ok()
+                        .and_then(|d| String::from_utf8(d).ok())
+                        .and_then(|d| d.split_once(':').map(|(i, _)| i.to_string()))
+                        .unwrap_or_else(|| "?".into());
+                    (key.clone(), id)
+                }
+            };
+            headers.insert(AUTHORIZATION, secret(&format!("ApiKey {encoded}"))?);
+            credential = format!("the API key with id `{id}`");
+        } else if let Some(token) = &cfg.bearer_token {
+            headers.insert(AUTHORIZATION, secret(&format!("Bearer {token}"))?);
+            credential = "the bearer token".into();
+        }
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("logward/", env!("CARGO_PKG_VERSION")))
+            .timeout(cfg.timeout.get())
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(cfg.workers.max(1) * 2)
+            .tcp_nodelay(true)
+            .no_proxy();
+        if let Some(ca) = &cfg.tls.ca {
+            let pem = std::fs::read(ca)
+                .map_err(|e| anyhow::anyhow!("cannot read the CA file {}: {e}", ca.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                anyhow::anyhow!("the CA file {} is not PEM certificates: {e}", ca.display())
+            })? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&cfg.tls.certificate, &cfg.tls.key) {
+            let mut pem = std::fs::read(cert).map_err(|e| {
+                anyhow::anyhow!("cannot read the client certificate {}: {e}", cert.display())
+            })?;
+            pem.push(b'\n');
+            pem.extend(std::fs::read(key).map_err(|e| {
+                anyhow::anyhow!("cannot read the client key {}: {e}", key.display())
+            })?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                anyhow::anyhow!(
+                    "the client certificate {} and key {} do not form a valid PEM identity: {e}",
+                    cert.display(),
+                    key.display()
+                )
+            })?;
+            builder = builder.identity(identity);
+        }
+        if !cfg.tls.verify {
+            tracing::warn!(
+                "TLS verification is off for {:?}: the connection is encrypted but anyone in between can read it",
+                cfg.hosts
+            );
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+        let hosts = cfg
+            .hosts
+            .iter()
+            .map(|h| parse_host(h).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let health = hosts
+            .iter()
+            .map(|_| HostHealth {
+                down_until: None,
+                failures: 0,
+            })
+            .collect();
+        Ok(Cluster {
+            client,
+            hosts,
+            health: Mutex::new(health),
+            next: AtomicUsize::new(fastrand::usize(..usize::MAX / 2)),
+            credential,
+        })
+    }
+
+    /// Which credential is in use, for error messages.
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
+    /// The configured hosts.
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
+    /// The next host to use: round-robin over the hosts that are up; when every host is down, the one
+    /// whose pause ends first once it has ended (a probe). `None` while every host is still paused.
+    fn pick(&self) -> Option<usize> {
+        let now = Instant::now();
+        let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let n = self.hosts.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for k in 0..n {
+            let i = (start + k) % n;
+            match health[i].down_until {
+                None => return Some(i),
+                Some(t) if t <= now => return Some(i),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn mark(&self, i: usize, ok: bool) {
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let h = &mut health[i];
+        if ok {
+            if h.down_until.is_some() {
+                tracing::info!(host = %self.hosts[i], "the host answers again");
+            }
+            h.down_until = None;
+            h.failures = 0;
+        } else {
+            h.failures += 1;
+            let pause = Duration::from_secs(1 << h.failures.min(6)).min(Duration::from_secs(60));
+            if h.down_until.is_none() {
+                tracing::warn!(host = %self.hosts[i], pause = ?pause, "host marked down; the other hosts take its share");
+            }
+            h.down_until = Some(Instant::now() + pause);
+        }
+    }
+
+    /// Sends one request to the next healthy host. A connection failure or a 502/503/504 marks the host
+    /// down; any other answer marks it up.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(Vec<u8>, &'static str, bool)>,
+    ) -> Result<Answer, TransportError> {
+        let Some(i) = self.pick() else {
+            return Err(TransportError {
+                host: self.hosts.join(", "),
+                message: "every host is marked down; waiting before probing again".into(),
+            });
+        };
+        let host = &self.hosts[i];
+        let mut req = self.client.request(method, format!("{host}{path}"));
+        if let Some((bytes, content_type, gzip)) = body {
+            req = req.header(CONTENT_TYPE, content_type);
+            if gzip {
+                req = req.header(CONTENT_ENCODING, "gzip");
+            }
+            req = req.body(bytes);
+        }
+        let result = async {
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body.to_vec()))
+        }
+        .await;
+        match result {
+            Ok((status, body)) => {
+                self.mark(i, !matches!(status, 502..=504));
+                Ok(Answer {
+                    host: host.clone(),
+                    status,
+                    body,
+                })
+            }
+            Err(e) => {
+                self.mark(i, false);
+                Err(TransportError {
+                    host: host.clone(),
+                    message: describe(&e),
+                })
+            }
+        }
+    }
+
+    /// Asks a host what it is.
+    pub async fn info(&self) -> Result<ServerInfo, InfoError> {
+        let answer = self
+            .request(reqwest::Method::GET, "/", None)
+            .await
+            .map_err(|e| InfoError::Unreachable(e.to_string()))?;
+        match answer.status {
+            200 => ServerInfo::from_root(&answer.body)
+                .map_err(|e| InfoError::NotElasticsearch(format!("{}: {e}", answer.host))),
+            401 | 403 => Err(InfoError::Denied(self.auth_failure(&answer))),
+            s => Err(InfoError::Unreachable(format!(
+                "{} answered GET / with HTTP {s}: {}",
+                answer.host,
+                excerpt(&answer.body)
+            ))),
+        }
+    }
+
+    /// A plain-words message for a 401/403 answer.
+    pub fn auth_failure(&self, answer: &Answer) -> String {
+        let reason = serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/error/reason")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| excerpt(&answer.body));
+        if answer.status == 401 {
+            format!(
+                "{} refused {} (HTTP 401: {reason}); check the credential in the output's settings",
+                answer.host, self.credential
+            )
+        } else {
+            format!(
+                "{} accepted {} but it lacks the privileges for this (HTTP 403: {reason}); grant it write access to the target indices",
+                answer.host, self.credential
+            )
+        }
+    }
+}
+
+/// Why `GET /` did not tell what the server is.
+#[derive(Debug)]
+pub enum InfoError {
+    /// No answer, or a server error: try again later.
+    Unreachable(String),
+    /// It answered, but it is not Elasticsearch/OpenSearch.
+    NotElasticsearch(String),
+    /// The credentials were refused.
+    Denied(String),
+}
+
+fn secret(value: &str) -> anyhow::Result<HeaderValue> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        anyhow::anyhow!("the credential contains characters that cannot go in an HTTP header")
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// The first 300 characters of a body, for messages.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    text.trim().to_string()
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut msg = if e.is_timeout() {
+        "the request timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "the connection failed".to_string()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_kinds_are_told_apart() {
+        let es = ServerInfo::from_root(br#"{"version":{"number":"8.15.3","build_flavor":"default"},"tagline":"You Know, for Search"}"#).unwrap();
+        assert_eq!(
+            (es.distribution, es.major),
+            (Distribution::Elasticsearch, 8)
+        );
+        assert!(!es.needs_type());
+        let os =
+            ServerInfo::from_root(br#"{"version":{"distribution":"opensearch","number":"3.8.0"}}"#)
+                .unwrap();
+        assert_eq!((os.distribution, os.major), (Distribution::OpenSearch, 3));
+        assert!(
+            ServerInfo::from_root(br#"{"version":{"number":"6.8.0"}}"#)
+                .unwrap()
+                .needs_type()
+        );
+        assert!(
+            ServerInfo::from_root(b"<html>nginx</html>")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        assert!(
+            ServerInfo::from_root(br#"{"status":"ok"}"#)
+                .unwrap_err()
+                .contains("version.number")
+        );
+        assert!(
+            ServerInfo::from_root(br#"{"version":{"number":"5.6.0"}}"#)
+                .unwrap_err()
+                .contains("6.x")
+        );
+    }
+
+    #[test]
+    fn host_urls_are_checked() {
+        assert_eq!(parse_host("http://es1:9200/").unwrap(), "http://es1:9200");
+        assert!(parse_host("es1:9200").is_err());
+        assert!(parse_host("ftp://es1").is_err());
+        assert!(
+            parse_host("https://u:p@es1:9200")
+                .unwrap_err()
+                .contains("credentials")
+        );
+    }
+
+    #[test]
+    fn a_failing_host_is_set_aside_and_the_others_take_over() {
+        let cfg: ElasticsearchConfig = serde_json::from_str(
+            r#"{"hosts":["http://127.0.0.1:1","http://127.0.0.1:2","http://127.0.0.1:3"]}"#,
+        )
+        .unwrap();
+        let c = Cluster::new(&cfg).unwrap();
+        c.mark(1, false);
+        for _ in 0..30 {
+            assert_ne!(c.pick(), Some(1));
+        }
+        c.mark(0, false);
+        c.mark(2, false);
+        assert_eq!(c.pick(), None, "every host is paused");
+        c.mark(2, true);
+        assert_eq!(c.pick(), Some(2));
+    }
+}
