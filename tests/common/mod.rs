@@ -1,6 +1,9 @@
 //! Helpers for end-to-end tests: run the real `logward` binary on temporary folders and read what it wrote.
 #![allow(dead_code)]
 
+pub mod es_servers;
+pub mod fault_bulk_endpoint;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -121,6 +121,13 @@ pub fn parse_response(
     count: usize,
     action: BulkAction,
 ) -> Result<Option<Vec<ItemOutcome>>, String> {
+    // The common case, every item stored, needs no item parsing: servers write `errors` near the start.
+    let head = &body[..body.len().min(64)];
+    if memchr::memmem::find(head, b"\"errors\":false").is_some()
+        && body.trim_ascii_end().ends_with(b"}")
+    {
+        return Ok(None);
+    }
     let resp: BulkResponse = serde_json::from_slice(body).map_err(|e| {
         format!(
             "the _bulk response is not JSON ({e}): {}",

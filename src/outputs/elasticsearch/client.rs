@@ -261,22 +261,21 @@ impl Cluster {
         &self.hosts
     }
 
-    /// The next host to use: round-robin over the hosts that are up; when every host is down, the one
-    /// whose pause ends first once it has ended (a probe). `None` while every host is still paused.
-    fn pick(&self) -> Option<usize> {
+    /// The next host to use: round-robin over the hosts that are up (or whose pause has ended: a probe).
+    /// When every host is paused, the one whose pause ends first: the output's own backoff paces the
+    /// retries then, and a single-host cluster is never left waiting longer than that.
+    fn pick(&self) -> usize {
         let now = Instant::now();
         let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
         let n = self.hosts.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         for k in 0..n {
             let i = (start + k) % n;
-            match health[i].down_until {
-                None => return Some(i),
-                Some(t) if t <= now => return Some(i),
-                _ => {}
+            if health[i].down_until.is_none_or(|t| t <= now) {
+                return i;
             }
         }
-        None
+        (0..n).min_by_key(|&i| health[i].down_until).unwrap_or(0)
     }
 
     fn mark(&self, i: usize, ok: bool) {
@@ -306,12 +305,7 @@ impl Cluster {
         path: &str,
         body: Option<(Vec<u8>, &'static str, bool)>,
     ) -> Result<Answer, TransportError> {
-        let Some(i) = self.pick() else {
-            return Err(TransportError {
-                host: self.hosts.join(", "),
-                message: "every host is marked down; waiting before probing again".into(),
-            });
-        };
+        let i = self.pick();
         let host = &self.hosts[i];
         let mut req = self.client.request(method, format!("{host}{path}"));
         if let Some((bytes, content_type, gzip)) = body {
@@ -491,12 +485,13 @@ mod tests {
         let c = Cluster::new(&cfg).unwrap();
         c.mark(1, false);
         for _ in 0..30 {
-            assert_ne!(c.pick(), Some(1));
+            assert_ne!(c.pick(), 1);
         }
         c.mark(0, false);
         c.mark(2, false);
-        assert_eq!(c.pick(), None, "every host is paused");
+        // Every host is paused: the one paused first is probed.
+        assert_eq!(c.pick(), 1, "host 1's pause ends first");
         c.mark(2, true);
-        assert_eq!(c.pick(), Some(2));
+        assert_eq!(c.pick(), 2);
     }
 }

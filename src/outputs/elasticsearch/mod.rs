@@ -84,9 +84,10 @@ pub fn build_workers(
         .map_err(|e| anyhow::anyhow!("output `{name}`: {e}"))?;
     let cluster = Cluster::new(cfg).map_err(|e| anyhow::anyhow!("output `{name}`: {e:#}"))?;
     let label = [("output", name)];
-    let mut bulk_path = "/_bulk".to_string();
+    // Only errors and statuses come back: a response for 1,600 stored documents stays a few KiB.
+    let mut bulk_path = "/_bulk?filter_path=errors,items.*.error,items.*.status".to_string();
     if let Some(p) = &cfg.pipeline {
-        bulk_path.push_str("?pipeline=");
+        bulk_path.push_str("&pipeline=");
         bulk_path.push_str(&url_escape(p));
     }
     let shared = Arc::new(Shared {

@@ -1,0 +1,320 @@
+//! A fault-injecting `_bulk` endpoint, for what no real server does on demand: 429s on some items, 503s on
+//! some requests, a connection cut before the response, slow answers, 413s for large requests, refused
+//! credentials, or not being Elasticsearch at all. It speaks just enough HTTP/1.1 (keep-alive,
+//! Content-Length, gzip request bodies) and remembers every stored document by `_id`, so tests can check
+//! that retries lose nothing and duplicate nothing. Also used by the output benchmark as a fast endpoint.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Which faults to inject.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// An item whose id hashes into this share (0.0–1.0) gets 429 the first time it is seen.
+    pub item_429_share: f64,
+    /// Every n-th `_bulk` request is answered 503 without storing anything.
+    pub request_503_every: Option<u64>,
+    /// Every n-th `_bulk` request is stored, then the connection is closed before any answer.
+    pub cut_after_store_every: Option<u64>,
+    /// Wait this long before answering each `_bulk` request.
+    pub delay: Option<Duration>,
+    /// Requests with more items than this get 413.
+    pub max_items: Option<usize>,
+    /// Answer every request (also `GET /`) with this status and an Elasticsearch-style error.
+    pub status_for_all: Option<u16>,
+    /// Answer `GET /` with an HTML page, like a web server that is not Elasticsearch.
+    pub not_elasticsearch: bool,
+    /// Do not keep documents (benchmarks): only count them and answer like Elasticsearch would.
+    pub count_only: bool,
+}
+
+/// What the endpoint saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Stored documents by id (the last version).
+    pub docs: HashMap<String, serde_json::Value>,
+    /// How many times each id was stored.
+    pub stores: HashMap<String, u32>,
+    /// Ids that already got their 429.
+    pub refused_once: std::collections::HashSet<String>,
+}
+
+/// A running endpoint; stops accepting when dropped.
+pub struct FaultInjectingBulkEndpoint {
+    pub url: String,
+    pub seen: Arc<Mutex<Seen>>,
+    pub requests: Arc<AtomicU64>,
+    pub items_429: Arc<AtomicU64>,
+    pub requests_503: Arc<AtomicU64>,
+    pub cuts: Arc<AtomicU64>,
+    pub requests_413: Arc<AtomicU64>,
+    pub stored_count: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for FaultInjectingBulkEndpoint {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
+#[derive(Clone)]
+struct State {
+    faults: Faults,
+    seen: Arc<Mutex<Seen>>,
+    requests: Arc<AtomicU64>,
+    items_429: Arc<AtomicU64>,
+    requests_503: Arc<AtomicU64>,
+    cuts: Arc<AtomicU64>,
+    requests_413: Arc<AtomicU64>,
+    stored_count: Arc<AtomicU64>,
+}
+
+impl FaultInjectingBulkEndpoint {
+    /// Starts on a free loopback port.
+    pub fn start(faults: Faults) -> FaultInjectingBulkEndpoint {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = State {
+            faults,
+            seen: Arc::default(),
+            requests: Arc::default(),
+            items_429: Arc::default(),
+            requests_503: Arc::default(),
+            cuts: Arc::default(),
+            requests_413: Arc::default(),
+            stored_count: Arc::default(),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let ep = FaultInjectingBulkEndpoint {
+            url,
+            seen: Arc::clone(&state.seen),
+            requests: Arc::clone(&state.requests),
+            items_429: Arc::clone(&state.items_429),
+            requests_503: Arc::clone(&state.requests_503),
+            cuts: Arc::clone(&state.cuts),
+            requests_413: Arc::clone(&state.requests_413),
+            stored_count: Arc::clone(&state.stored_count),
+            stop: Arc::clone(&stop),
+        };
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let state = state.clone();
+                std::thread::spawn(move || serve(conn, state));
+            }
+        });
+        ep
+    }
+
+    /// Distinct documents stored.
+    pub fn unique_docs(&self) -> usize {
+        self.seen.lock().unwrap().stores.len()
+    }
+}
+
+fn serve(conn: TcpStream, state: State) {
+    let _ = conn.set_nodelay(true);
+    let mut reader = BufReader::with_capacity(
+        1 << 16,
+        match conn.try_clone() {
+            Ok(c) => c,
+            Err(_) => return,
+        },
+    );
+    let mut writer = conn;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        let mut gzip = false;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let lower = h.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            } else if lower.starts_with("content-encoding:") && lower.contains("gzip") {
+                gzip = true;
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if gzip {
+            let mut plain = Vec::new();
+            if flate2::read::MultiGzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .is_err()
+            {
+                let _ = respond(
+                    &mut writer,
+                    400,
+                    r#"{"error":{"type":"parse_exception","reason":"bad gzip"},"status":400}"#,
+                );
+                continue;
+            }
+            body = plain;
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or("");
+        let path = parts.next().unwrap_or("");
+        if let Some(status) = state.faults.status_for_all {
+            let _ = respond(
+                &mut writer,
+                status,
+                &format!(
+                    r#"{{"error":{{"type":"security_exception","reason":"injected status {status}"}},"status":{status}}}"#
+                ),
+            );
+            continue;
+        }
+        if method == "GET" && path == "/" {
+            let ok = if state.faults.not_elasticsearch {
+                respond_typed(
+                    &mut writer,
+                    200,
+                    "<html><body>Welcome to nginx!</body></html>",
+                    "text/html",
+                )
+            } else {
+                respond(
+                    &mut writer,
+                    200,
+                    r#"{"name":"fault-injecting","cluster_name":"test","version":{"number":"8.15.0","build_flavor":"default"},"tagline":"You Know, for Search"}"#,
+                )
+            };
+            if ok.is_err() {
+                return;
+            }
+            continue;
+        }
+        if !path.starts_with("/_bulk") {
+            let _ = respond(&mut writer, 404, r#"{"error":"no handler"}"#);
+            continue;
+        }
+        let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(d) = state.faults.delay {
+            std::thread::sleep(d);
+        }
+        if state.faults.request_503_every.is_some_and(|k| n % k == 0) {
+            state.requests_503.fetch_add(1, Ordering::SeqCst);
+            if respond(
+                &mut writer,
+                503,
+                r#"{"error":{"type":"unavailable","reason":"injected 503"},"status":503}"#,
+            )
+            .is_err()
+            {
+                return;
+            }
+            continue;
+        }
+        let lines: Vec<&[u8]> = body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let items = lines.len() / 2;
+        if state.faults.max_items.is_some_and(|m| items > m) {
+            state.requests_413.fetch_add(1, Ordering::SeqCst);
+            if respond(&mut writer, 413, r#"{"error":"request too large"}"#).is_err() {
+                return;
+            }
+            continue;
+        }
+        let mut results = Vec::with_capacity(items);
+        let mut errors = false;
+        if state.faults.count_only {
+            state
+                .stored_count
+                .fetch_add(items as u64, Ordering::Relaxed);
+            for _ in 0..items {
+                results.push(r#"{"index":{"status":201}}"#.to_string());
+            }
+        } else {
+            let mut seen = state.seen.lock().unwrap();
+            for pair in lines.chunks(2) {
+                let action: serde_json::Value = serde_json::from_slice(pair[0]).unwrap_or_default();
+                let (op, meta) = action
+                    .as_object()
+                    .and_then(|o| o.iter().next())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .unwrap_or_default();
+                let id = meta["_id"].as_str().unwrap_or("").to_string();
+                let hash = id
+                    .bytes()
+                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+                let refuse = state.faults.item_429_share > 0.0
+                    && (hash % 1000) as f64 / 1000.0 < state.faults.item_429_share
+                    && seen.refused_once.insert(id.clone());
+                if refuse {
+                    errors = true;
+                    state.items_429.fetch_add(1, Ordering::SeqCst);
+                    results.push(format!(r#"{{"{op}":{{"status":429,"error":{{"type":"es_rejected_execution_exception","reason":"injected 429"}}}}}}"#));
+                    continue;
+                }
+                let doc: serde_json::Value = pair
+                    .get(1)
+                    .and_then(|d| serde_json::from_slice(d).ok())
+                    .unwrap_or_default();
+                *seen.stores.entry(id.clone()).or_default() += 1;
+                seen.docs.insert(id, doc);
+                state.stored_count.fetch_add(1, Ordering::Relaxed);
+                results.push(format!(r#"{{"{op}":{{"status":201}}}}"#));
+            }
+        }
+        if state
+            .faults
+            .cut_after_store_every
+            .is_some_and(|k| n % k == 0)
+        {
+            state.cuts.fetch_add(1, Ordering::SeqCst);
+            let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"took\":1,");
+            let _ = writer.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        let body = format!(
+            r#"{{"took":1,"errors":{errors},"items":[{}]}}"#,
+            results.join(",")
+        );
+        if respond(&mut writer, 200, &body).is_err() {
+            return;
+        }
+    }
+}
+
+fn respond(w: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+    respond_typed(w, status, body, "application/json")
+}
+
+fn respond_typed(
+    w: &mut TcpStream,
+    status: u16,
+    body: &str,
+    content_type: &str,
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    w.write_all(head.as_bytes())?;
+    w.write_all(body.as_bytes())?;
+    w.flush()
+}

@@ -1,0 +1,438 @@
+//! End-to-end tests of the Elasticsearch output: the real binary ships files to real servers (noida-db as
+//! Elasticsearch 8.15, osmem-server as OpenSearch 3.8) and the tests read back with `_count`/`_search`.
+//! Retry rules are checked against the fault-injecting endpoint in `common/`, for faults no real server
+//! produces on demand.
+
+mod common;
+
+use common::es_servers::{Kind, Server};
+use common::fault_bulk_endpoint::{FaultInjectingBulkEndpoint, Faults};
+use common::{Agent, Sandbox, append_lines};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+fn config(sb: &Sandbox, hosts: &[&str], extra: &str) -> PathBuf {
+    let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+    let text = format!(
+        "data_dir: {data}\nprogress_interval: 0s\nshutdown_timeout: 5s\ninputs:\n  - type: file\n    id: app\n    paths: [{logs}/*.log]\n    json: {{ keys_under_root: true, overwrite_keys: true }}\noutputs:\n  - type: elasticsearch\n    hosts: [{hosts}]\n{index}    flush_interval: 200ms\n    backoff: {{ init: 100ms, max: 1s }}\n{extra}",
+        data = sb.path("data").display(),
+        logs = sb.path("logs").display(),
+        hosts = hosts.join(", "),
+        index = if extra.contains("index:") {
+            ""
+        } else {
+            "    index: \"logs-%{+yyyy.MM.dd}\"\n"
+        },
+    );
+    let path = sb.path("logward.yml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn line(n: usize, day: usize) -> String {
+    let level = if n % 10 == 0 { "ERROR" } else { "INFO" };
+    format!(
+        r#"{{"@timestamp":"2026-11-{day:02}T10:{:02}:{:02}.000Z","level":"{level}","n":{n},"service":"billing","msg":"payment {n} processed"}}"#,
+        (n / 60) % 60,
+        n % 60
+    )
+}
+
+fn logward(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(args)
+        .output()
+        .expect("run logward");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_event_reaches_its_daily_index_with_the_fields_as_sent() {
+    for server in Server::both() {
+        let sb = Sandbox::new();
+        append_lines(
+            &sb.path("logs/app.log"),
+            (0..3000).map(|n| line(n, 22 + n % 3)),
+        );
+        let cfg = config(&sb, &[&server.url], "");
+        let agent = Agent::start(&cfg);
+        let got = server.wait_for_count("logs-*", 3000, Duration::from_secs(60));
+        assert_eq!(got, 3000, "{:?}: log:\n{}", server.kind, agent.log());
+        for day in 22..25 {
+            assert_eq!(
+                server.count(&format!("logs-2026.11.{day}")),
+                1000,
+                "{:?} day {day}",
+                server.kind
+            );
+        }
+        let (_, hits) = server.request(
+            "POST",
+            "/logs-*/_search",
+            r#"{"query":{"term":{"n":1234}}}"#,
+        );
+        let doc = &hits["hits"]["hits"][0]["_source"];
+        assert_eq!(
+            doc["msg"], "payment 1234 processed",
+            "{:?}: {hits}",
+            server.kind
+        );
+        assert_eq!(doc["level"], "INFO");
+        assert_eq!(doc["service"], "billing");
+        assert_eq!(doc["@timestamp"], "2026-11-23T10:20:34.000Z");
+        assert!(
+            doc["log"]["file"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("app.log")
+        );
+        assert_eq!(hits["hits"]["hits"][0]["_index"], "logs-2026.11.23");
+        assert_eq!(agent.stop(), 0);
+        // Nothing more arrives after a clean stop and restart: the checkpoint covered everything.
+        let agent = Agent::start(&cfg);
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(server.count("logs-*"), 3000, "{:?}", server.kind);
+        assert_eq!(agent.stop(), 0);
+    }
+}
+
+#[test]
+fn a_mapping_conflict_goes_to_the_dead_letter_file_and_the_rest_is_stored() {
+    for server in Server::both() {
+        let sb = Sandbox::new();
+        let mut lines: Vec<String> = (0..100)
+            .map(|n| format!(r#"{{"code":{n},"msg":"ok {n}"}}"#))
+            .collect();
+        lines.push(r#"{"code":"not-a-number","msg":"bad"}"#.into());
+        lines.extend((100..200).map(|n| format!(r#"{{"code":{n},"msg":"ok {n}"}}"#)));
+        append_lines(&sb.path("logs/app.log"), lines);
+        let cfg = config(&sb, &[&server.url], "    index: conflicts\n");
+        let agent = Agent::start(&cfg);
+        assert_eq!(
+            server.wait_for_count("conflicts", 200, Duration::from_secs(60)),
+            200
+        );
+        let dl = sb.path("data/dead-letter/elasticsearch-0.ndjson");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !dl.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let text = std::fs::read_to_string(&dl)
+            .unwrap_or_else(|_| panic!("no dead-letter file; log:\n{}", agent.log()));
+        let letters: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(letters.len(), 1, "{text}");
+        let l = &letters[0];
+        assert_eq!(l["status"], 400);
+        assert!(
+            l["error"]["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("parsing_exception"),
+            "{l}"
+        );
+        assert!(
+            l["error"]["reason"].as_str().unwrap().contains("code"),
+            "{l}"
+        );
+        assert_eq!(l["event"]["code"], "not-a-number");
+        assert_eq!(l["index"], "conflicts");
+        assert!(agent.log().contains("event refused"), "{}", agent.log());
+        assert_eq!(agent.stop(), 0);
+        assert_eq!(server.count("conflicts"), 200);
+    }
+}
+
+#[test]
+fn a_rerun_after_kill9_produces_no_duplicate_documents() {
+    for server in Server::both() {
+        let sb = Sandbox::new();
+        append_lines(&sb.path("logs/app.log"), (0..20_000).map(|n| line(n, 24)));
+        let cfg = config(&sb, &[&server.url], "    bulk_max_size: 500\n");
+        let agent = Agent::start(&cfg);
+        let partial = server.wait_for_count("logs-*", 2000, Duration::from_secs(60));
+        agent.kill9();
+        assert!(partial >= 2000, "{:?}", server.kind);
+        let agent = Agent::start(&cfg);
+        assert_eq!(
+            server.wait_for_count("logs-*", 20_000, Duration::from_secs(90)),
+            20_000
+        );
+        assert_eq!(agent.stop(), 0);
+        // Whatever was sent twice overwrote itself: exactly one document per line.
+        assert_eq!(
+            server.count("logs-*"),
+            20_000,
+            "{:?}: duplicates after kill -9",
+            server.kind
+        );
+        let (_, agg) = server.request(
+            "POST",
+            "/logs-*/_search",
+            r#"{"size":0,"aggs":{"distinct":{"cardinality":{"field":"n"}}}}"#,
+        );
+        if let Some(d) = agg["aggregations"]["distinct"]["value"].as_u64() {
+            assert_eq!(d, 20_000, "{:?}", server.kind);
+        }
+    }
+}
+
+#[test]
+fn setup_is_idempotent_and_search_pages_past_ten_thousand_hits() {
+    for server in Server::both() {
+        let sb = Sandbox::new();
+        let cfg = config(&sb, &[&server.url], "    bulk_max_size: 2000\n");
+        let cfg_s = cfg.to_str().unwrap();
+        let (code, out, err) = logward(&["setup", "-c", cfg_s]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains("index template `logward` for [\"logs-*\"]: installed"),
+            "{out}"
+        );
+        let (code, out, _) = logward(&["setup", "-c", cfg_s]);
+        assert_eq!(code, 0);
+        assert!(out.contains(": unchanged"), "{out}");
+        let t = server.get("/_index_template/logward").expect("template");
+        assert_eq!(
+            t["index_templates"][0]["index_template"]["index_patterns"][0],
+            "logs-*"
+        );
+
+        append_lines(&sb.path("logs/app.log"), (0..10_500).map(|n| line(n, 24)));
+        let agent = Agent::start(&cfg);
+        assert_eq!(
+            server.wait_for_count("logs-*", 10_500, Duration::from_secs(120)),
+            10_500
+        );
+        assert_eq!(agent.stop(), 0);
+        // The template's mapping was applied to the new index.
+        let m = server.get("/logs-2026.11.24/_mapping").expect("mapping");
+        let props = &m["logs-2026.11.24"]["mappings"]["properties"];
+        assert_eq!(
+            props["service"]["type"], "keyword",
+            "{:?}: {m}",
+            server.kind
+        );
+
+        let (code, out, err) = logward(&["search", "-c", cfg_s, "--limit", "0", "--with-meta"]);
+        assert_eq!(code, 0, "{err}");
+        let ids: Vec<String> = out
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(
+            (ids.len(), unique.len()),
+            (10_500, 10_500),
+            "{:?}: {err}",
+            server.kind
+        );
+        assert!(err.contains("10500 of 10500 hits"), "{err}");
+
+        let (code, out, _) = logward(&[
+            "search",
+            "-c",
+            cfg_s,
+            "level:ERROR AND n:[0 TO 99]",
+            "--fields",
+            "n,level",
+            "--format",
+            "table",
+            "--sort",
+            "n:desc",
+        ]);
+        assert_eq!(code, 0);
+        let rows: Vec<&str> = out.lines().collect();
+        assert_eq!(rows.len(), 11, "{out}");
+        assert!(rows[1].starts_with("90 "), "{out}");
+    }
+}
+
+fn fault_config(sb: &Sandbox, ep: &FaultInjectingBulkEndpoint, extra: &str) -> PathBuf {
+    config(sb, &[&ep.url], extra)
+}
+
+#[test]
+fn item_429s_request_503s_and_cut_connections_lose_and_duplicate_nothing() {
+    let ep = FaultInjectingBulkEndpoint::start(Faults {
+        item_429_share: 0.1,
+        request_503_every: Some(4),
+        cut_after_store_every: Some(7),
+        delay: Some(Duration::from_millis(5)),
+        ..Faults::default()
+    });
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..5000).map(|n| line(n, 24)));
+    let cfg = fault_config(
+        &sb,
+        &ep,
+        "    bulk_max_size: 200\n    workers: 3\n    timeout: 5s\n",
+    );
+    let agent = Agent::start(&cfg);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while ep.unique_docs() < 5000 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = agent.log();
+    assert_eq!(ep.unique_docs(), 5000, "log:\n{log}");
+    let seen = ep.seen.lock().unwrap();
+    let mut ns: Vec<u64> = seen
+        .docs
+        .values()
+        .map(|d| d["n"].as_u64().unwrap())
+        .collect();
+    ns.sort_unstable();
+    ns.dedup();
+    assert_eq!(ns.len(), 5000, "every line once");
+    let resent = seen.stores.values().filter(|c| **c > 1).count();
+    drop(seen);
+    use std::sync::atomic::Ordering::SeqCst;
+    println!(
+        "requests {}, item 429s {}, request 503s {}, cut connections {}, documents stored more than once under the same id {resent}",
+        ep.requests.load(SeqCst),
+        ep.items_429.load(SeqCst),
+        ep.requests_503.load(SeqCst),
+        ep.cuts.load(SeqCst)
+    );
+    assert!(
+        ep.items_429.load(SeqCst) > 0
+            && ep.requests_503.load(SeqCst) > 0
+            && ep.cuts.load(SeqCst) > 0
+    );
+    assert!(log.contains("turned away for now"), "{log}");
+    assert!(log.contains("HTTP 503"), "{log}");
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn a_request_too_large_for_the_server_is_split() {
+    let ep = FaultInjectingBulkEndpoint::start(Faults {
+        max_items: Some(60),
+        ..Faults::default()
+    });
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..2000).map(|n| line(n, 24)));
+    let cfg = fault_config(&sb, &ep, "    bulk_max_size: 500\n");
+    let agent = Agent::start(&cfg);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ep.unique_docs() < 2000 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ep.unique_docs(), 2000, "{}", agent.log());
+    assert!(ep.requests_413.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert!(!sb.path("data/dead-letter").exists());
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn a_dead_host_is_set_aside_while_another_one_answers() {
+    let ep = FaultInjectingBulkEndpoint::start(Faults::default());
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..3000).map(|n| line(n, 24)));
+    let cfg = config(&sb, &[&dead_url, &ep.url], "    bulk_max_size: 100\n");
+    let agent = Agent::start(&cfg);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ep.unique_docs() < 3000 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = agent.log();
+    assert_eq!(ep.unique_docs(), 3000, "{log}");
+    assert!(log.contains("host marked down"), "{log}");
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn refused_credentials_and_a_server_that_is_not_elasticsearch_are_named() {
+    let ep = FaultInjectingBulkEndpoint::start(Faults {
+        status_for_all: Some(401),
+        ..Faults::default()
+    });
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
+    let cfg = fault_config(&sb, &ep, "    username: bob\n    password: wrong\n");
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_secs(3));
+    let log = agent.log();
+    assert!(
+        log.contains("refused user `bob` and its password (HTTP 401"),
+        "{log}"
+    );
+    agent.stop();
+
+    let ep = FaultInjectingBulkEndpoint::start(Faults {
+        not_elasticsearch: true,
+        ..Faults::default()
+    });
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
+    let cfg = fault_config(&sb, &ep, "");
+    let agent = Agent::start(&cfg);
+    std::thread::sleep(Duration::from_secs(3));
+    let log = agent.log();
+    assert!(log.contains("is not Elasticsearch or OpenSearch"), "{log}");
+    assert!(log.contains("Welcome to nginx"), "{log}");
+    agent.stop();
+    // Nothing was acknowledged, so nothing moved the checkpoint.
+    let registry = std::fs::read_to_string(sb.path("data/registry/app.json")).unwrap_or_default();
+    assert!(
+        !registry.contains("\"offset\": 1") || registry.contains("\"offset\": 0"),
+        "{registry}"
+    );
+}
+
+#[test]
+fn check_names_every_bad_elasticsearch_setting_with_its_line() {
+    let sb = Sandbox::new();
+    let path = sb.path("bad.yml");
+    std::fs::write(
+        &path,
+        "inputs:\n  - type: file\n    paths: [/tmp/x/*.log]\noutputs:\n  - type: elasticsearch\n    hosts: [\"es1:9200\"]\n    index: \"Logs-%{+yyyy.QQ}\"\n    api_key: abc\n    username: bob\n    workers: 0\n",
+    )
+    .unwrap();
+    let (code, _, err) = logward(&["check", "-c", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.yml:6:12: elasticsearch output: `hosts`: `es1:9200`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yml:7:12: elasticsearch output: `index`"),
+        "{err}"
+    );
+    assert!(err.contains("choose one way to authenticate"), "{err}");
+    assert!(err.contains("`workers`: 0 is out of range"), "{err}");
+}
+
+#[test]
+fn the_opensearch_server_is_recognised() {
+    let server = Server::start(Kind::OpenSearch);
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
+    let cfg = config(&sb, &[&server.url], "");
+    let agent = Agent::start(&cfg);
+    assert_eq!(
+        server.wait_for_count("logs-*", 10, Duration::from_secs(30)),
+        10
+    );
+    assert!(
+        agent.log().contains("server=OpenSearch 3.8.0"),
+        "{}",
+        agent.log()
+    );
+    agent.stop();
+}
