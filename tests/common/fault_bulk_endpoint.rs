@@ -214,7 +214,11 @@ fn serve(conn: TcpStream, state: State) {
         if let Some(d) = state.faults.delay {
             std::thread::sleep(d);
         }
-        if state.faults.request_503_every.is_some_and(|k| n % k == 0) {
+        if state
+            .faults
+            .request_503_every
+            .is_some_and(|k| n.is_multiple_of(k))
+        {
             state.requests_503.fetch_add(1, Ordering::SeqCst);
             if respond(
                 &mut writer,
@@ -283,7 +287,7 @@ fn serve(conn: TcpStream, state: State) {
         if state
             .faults
             .cut_after_store_every
-            .is_some_and(|k| n % k == 0)
+            .is_some_and(|k| n.is_multiple_of(k))
         {
             state.cuts.fetch_add(1, Ordering::SeqCst);
             let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"took\":1,");
