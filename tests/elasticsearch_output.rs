@@ -31,7 +31,11 @@ fn config(sb: &Sandbox, hosts: &[&str], extra: &str) -> PathBuf {
 }
 
 fn line(n: usize, day: usize) -> String {
-    let level = if n % 10 == 0 { "ERROR" } else { "INFO" };
+    let level = if n.is_multiple_of(10) {
+        "ERROR"
+    } else {
+        "INFO"
+    };
     format!(
         r#"{{"@timestamp":"2026-11-{day:02}T10:{:02}:{:02}.000Z","level":"{level}","n":{n},"service":"billing","msg":"payment {n} processed"}}"#,
         (n / 60) % 60,
