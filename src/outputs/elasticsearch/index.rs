@@ -98,6 +98,17 @@ impl IndexTemplate {
         })
     }
 
+    /// How much of an RFC 3339 UTC text fixes the date text: `YYYY-MM-DD` for days, `…THH` for hours,
+    /// `…THH:MM` for minutes. Weeks are not shared by a text prefix, so they always parse.
+    fn prefix_len(&self) -> usize {
+        match self.date_bucket {
+            60 => 16,
+            3_600 => 13,
+            86_400 => 10,
+            _ => usize::MAX,
+        }
+    }
+
     /// Whether the name depends on the event at all.
     pub fn is_static(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
@@ -137,12 +148,32 @@ impl IndexTemplate {
                     _ => return Err(MissingField(path.as_str().to_string())),
                 },
                 Part::Date(fmt) => {
+                    // Most events of a batch carry a UTC `@timestamp` of the same day: when its text
+                    // starts like the last one's (up to the finest unit the name uses), reuse the name.
+                    let raw = event
+                        .fields
+                        .get(crate::event::TIMESTAMP)
+                        .and_then(Value::as_str);
+                    let prefix = raw
+                        .filter(|r| r.ends_with('Z'))
+                        .and_then(|r| r.get(..self.prefix_len()));
+                    if let Some(p) = prefix
+                        && cache.key.is_some()
+                        && cache.raw_prefix == p
+                    {
+                        out.push_str(&cache.text);
+                        continue;
+                    }
                     let t = event.timestamp().unwrap_or(now);
                     let key = t.timestamp().div_euclid(self.date_bucket);
                     if cache.key != Some(key) {
                         cache.text.clear();
                         format_date(fmt, t, &mut cache.text);
                         cache.key = Some(key);
+                    }
+                    cache.raw_prefix.clear();
+                    if let Some(p) = prefix {
+                        cache.raw_prefix.push_str(p);
                     }
                     out.push_str(&cache.text);
                 }
@@ -157,6 +188,8 @@ impl IndexTemplate {
 pub struct DateCache {
     key: Option<i64>,
     text: String,
+    /// The start of the `@timestamp` text the cached name was made from (UTC texts only).
+    raw_prefix: String,
 }
 
 /// Joda letters as Logstash uses them in index names. Returns the parts and the smallest unit in seconds.
