@@ -15,6 +15,15 @@ pub fn check(path: &Path) -> i32 {
             for warning in warnings(&config) {
                 eprintln!("warning: {warning}");
             }
+            if config.queue.kind == crate::config::QueueKind::Disk {
+                let problems = super::queue::check_queue_dir(&config);
+                for p in &problems {
+                    eprintln!("{}: queue: {p}", path.display());
+                }
+                if problems.iter().any(|p| !p.starts_with("queue damage")) {
+                    return exit::BAD_CONFIG;
+                }
+            }
             println!(
                 "{}: OK ({} input(s), {} output(s), {} global processor(s))",
                 path.display(),

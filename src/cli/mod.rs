@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod elasticsearch;
+pub mod queue;
 pub mod run;
 pub mod signals;
 
@@ -28,6 +29,9 @@ pub enum Command {
     Setup(elasticsearch::SetupArgs),
     /// Query the cluster an Elasticsearch output ships to.
     Search(elasticsearch::SearchArgs),
+    /// Inspect, verify or repair the disk queue.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
     /// Print the version and the build target.
     Version,
     /// Install, remove, start, stop or query the Windows service.
@@ -74,6 +78,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Check(args) => check::check(&args.config),
         Command::Setup(args) => elasticsearch::setup(args),
         Command::Search(args) => elasticsearch::search(args),
+        Command::Queue(cmd) => queue::dispatch(cmd),
         Command::Service(cmd) => crate::service::dispatch(cmd),
         Command::Version => {
             println!(

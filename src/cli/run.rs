@@ -2,7 +2,7 @@
 
 use super::exit;
 use crate::config::{Config, ConfigErrors, load_file, load_str};
-use crate::pipeline::run::{Control, build, run as run_pipeline};
+use crate::pipeline::run::{Control, build_with, run as run_pipeline};
 use std::path::{Path, PathBuf};
 
 /// The configuration used when `run` is given none: a demo that needs no server.
@@ -46,7 +46,7 @@ pub fn run(args: super::RunArgs) -> i32 {
 pub fn run_with(config: &Config, control: Control) -> i32 {
     let _log_guard = crate::observe::logging::init(&config.logging, Some(&config.data_dir));
     tracing::info!(config = %config.source, data_dir = %config.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "logward starting");
-    let built = match build(config) {
+    let built = match build_with(config, &control) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!("cannot start: {e:#}");

@@ -206,7 +206,12 @@ impl Loader {
             None => Vec::new(),
         };
         let queue = match root.get("queue") {
-            Some(n) => self.section_all::<QueueConfig>(n, "queue"),
+            Some(n) => self.section_all::<QueueConfig>(n, "queue").map(|mut q| {
+                if let Some(p) = &q.path {
+                    q.path = Some(self.resolve(p));
+                }
+                q
+            }),
             None => Some(QueueConfig::default()),
         };
         let logging = match root.get("logging") {

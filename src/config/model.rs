@@ -94,9 +94,46 @@ pub struct QueueConfig {
     /// The largest batch handed to an output at once.
     #[serde(default = "default_batch_events")]
     pub batch_events: usize,
-    /// Disk queue: the most bytes on disk before inputs wait.
+    /// Disk queue: the most bytes on disk before inputs wait (default 1GiB).
     #[serde(default)]
     pub max_size: Option<ByteSize>,
+    /// Disk queue: its folder (default `<data_dir>/queue`).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Disk queue: `group` (default: one fsync for the batches that arrived together) or `batch` (one
+    /// fsync per batch). Either way an input is acknowledged only after its batch is fsynced.
+    #[serde(default)]
+    pub fsync: crate::pipeline::disk::FsyncPolicy,
+    /// Disk queue: segment files are rolled at this size (default 64MiB, at most a quarter of `max_size`).
+    #[serde(default)]
+    pub segment_size: Option<ByteSize>,
+}
+
+impl QueueConfig {
+    /// The disk queue's folder for a data folder.
+    pub fn disk_dir(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| data_dir.join("queue"))
+    }
+
+    /// The disk queue's settings.
+    pub fn disk_settings(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> crate::pipeline::disk::DiskQueueSettings {
+        let max_size = self.max_size.map_or(1 << 30, |s| s.get()).max(1 << 20);
+        let segment_size = self
+            .segment_size
+            .map_or((64 << 20).min(max_size / 4), |s| s.get())
+            .max(64 << 10);
+        crate::pipeline::disk::DiskQueueSettings {
+            dir: self.disk_dir(data_dir),
+            max_size,
+            segment_size,
+            fsync: self.fsync,
+            cache_events: self.max_events.max(self.batch_events) * 2,
+            pending_batches: (self.max_events / self.batch_events.max(1)).max(2),
+        }
+    }
 }
 
 impl Default for QueueConfig {
@@ -106,6 +143,9 @@ impl Default for QueueConfig {
             max_events: default_max_events(),
             batch_events: default_batch_events(),
             max_size: None,
+            path: None,
+            fsync: Default::default(),
+            segment_size: None,
         }
     }
 }
@@ -117,6 +157,8 @@ pub enum QueueKind {
     /// Bounded, in memory; inputs' checkpoints move when every output accepted the events.
     #[default]
     Memory,
+    /// Segment files on disk; inputs' checkpoints move when the events are fsynced.
+    Disk,
 }
 
 fn default_max_events() -> usize {

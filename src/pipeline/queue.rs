@@ -18,15 +18,78 @@ pub struct Delivery {
     pub ack: AckRef,
 }
 
-/// The writing end, cloned into every input.
+/// The writing end of a queue, cloned into every input.
 #[derive(Clone)]
-pub struct QueueWriter {
+pub enum QueueWriter {
+    /// In memory.
+    Memory(MemoryWriter),
+    /// On disk.
+    Disk(super::disk::DiskWriter),
+}
+
+/// The reading end of one output.
+pub enum QueueReader {
+    /// In memory.
+    Memory(MemoryReader),
+    /// On disk.
+    Disk(super::disk::DiskReader),
+}
+
+impl QueueWriter {
+    /// Queues a batch, waiting while the queue is full (for input threads). Returns the shared batch: an
+    /// input that keeps it until the batch is acknowledged frees the events on its own thread.
+    pub fn push_blocking(
+        &self,
+        events: Vec<Event>,
+        ack: AckRef,
+    ) -> Result<Arc<Vec<Event>>, Closed> {
+        match self {
+            QueueWriter::Memory(m) => m.push_blocking(events, ack),
+            QueueWriter::Disk(d) => {
+                let events = Arc::new(events);
+                d.push_blocking(Arc::clone(&events), ack)?;
+                Ok(events)
+            }
+        }
+    }
+
+    /// Queues a batch, waiting while the queue is full (for async inputs).
+    pub async fn push(&self, events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
+        match self {
+            QueueWriter::Memory(m) => m.push(events, ack).await,
+            QueueWriter::Disk(d) => {
+                tokio::task::block_in_place(|| d.push_blocking(Arc::new(events), ack))
+            }
+        }
+    }
+}
+
+impl QueueReader {
+    /// The next batch, or `None` once every writer is gone and the queue is empty.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        match self {
+            QueueReader::Memory(m) => m.next().await,
+            QueueReader::Disk(d) => d.next().await,
+        }
+    }
+
+    /// Marks a batch as taken out of the queue (memory depth gauge; the disk queue counts itself).
+    pub fn taken(&self, d: &Delivery, first_output: bool) {
+        if let QueueReader::Memory(m) = self {
+            m.taken(d, first_output);
+        }
+    }
+}
+
+/// The writing end of the memory queue.
+#[derive(Clone)]
+pub struct MemoryWriter {
     outputs: Arc<Vec<mpsc::Sender<Delivery>>>,
     queued: Gauge,
 }
 
-/// The reading end of one output.
-pub struct QueueReader {
+/// The reading end of one output, memory queue.
+pub struct MemoryReader {
     rx: mpsc::Receiver<Delivery>,
     queued: Gauge,
 }
@@ -38,19 +101,27 @@ pub struct Closed;
 
 /// A memory queue for `outputs` outputs, holding at most `capacity_batches` batches per output.
 pub fn memory_queue(outputs: usize, capacity_batches: usize) -> (QueueWriter, Vec<QueueReader>) {
+    let (w, r) = memory_parts(outputs, capacity_batches);
+    (
+        QueueWriter::Memory(w),
+        r.into_iter().map(QueueReader::Memory).collect(),
+    )
+}
+
+fn memory_parts(outputs: usize, capacity_batches: usize) -> (MemoryWriter, Vec<MemoryReader>) {
     let queued = metrics::gauge("queue_events", &[("queue", "memory")]);
     let mut txs = Vec::with_capacity(outputs);
     let mut readers = Vec::with_capacity(outputs);
     for _ in 0..outputs {
         let (tx, rx) = mpsc::channel(capacity_batches.max(1));
         txs.push(tx);
-        readers.push(QueueReader {
+        readers.push(MemoryReader {
             rx,
             queued: queued.clone(),
         });
     }
     (
-        QueueWriter {
+        MemoryWriter {
             outputs: Arc::new(txs),
             queued,
         },
@@ -58,7 +129,7 @@ pub fn memory_queue(outputs: usize, capacity_batches: usize) -> (QueueWriter, Ve
     )
 }
 
-impl QueueWriter {
+impl MemoryWriter {
     fn deliveries(&self, events: Arc<Vec<Event>>, ack: AckRef) -> (Vec<Delivery>, AckRef) {
         let deliveries = self
             .outputs
@@ -104,7 +175,7 @@ impl QueueWriter {
     }
 }
 
-impl QueueReader {
+impl MemoryReader {
     /// The next batch, or `None` once every writer is gone and the queue is empty.
     pub async fn next(&mut self) -> Option<Delivery> {
         let d = self.rx.recv().await?;

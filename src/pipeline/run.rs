@@ -6,11 +6,12 @@
 //! has moved a checkpoint, so it is read again after the restart.
 
 use super::ack::AckReceiver;
-use super::queue::memory_queue;
+use super::disk::DiskQueue;
+use super::queue::{QueueReader, QueueWriter, memory_queue};
 use super::sender::EventSender;
 use super::shutdown::StopSignal;
 use crate::config::load::input_id;
-use crate::config::{Config, InputConfig, OutputConfig};
+use crate::config::{Config, InputConfig, OutputConfig, QueueKind};
 use crate::inputs::{Input, InputContext};
 use crate::outputs::Output;
 use crate::outputs::runner::run_output;
@@ -39,10 +40,17 @@ type BuiltOutput = (
 pub struct Built {
     inputs: Vec<(String, Box<dyn Input>, EventSender)>,
     outputs: Vec<BuiltOutput>,
+    /// The disk queue's file thread, joined after the outputs so cursors are saved.
+    queue_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Builds inputs, processors, queue and outputs.
 pub fn build(config: &Config) -> anyhow::Result<Built> {
+    build_with(config, &Control::default())
+}
+
+/// Builds inputs, processors, queue and outputs for a pipeline driven by `control`.
+pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
     let global = build_chain(&config.processors, "global", &config.base_dir).map_err(|errs| {
         anyhow::anyhow!(
             "the global processors cannot be built:\n{}",
@@ -54,7 +62,40 @@ pub fn build(config: &Config) -> anyhow::Result<Built> {
     })?;
     let global = Arc::new(global);
     let capacity = (config.queue.max_events / config.queue.batch_events.max(1)).max(2);
-    let (writer, readers) = memory_queue(config.outputs.len(), capacity);
+    let names: Vec<String> = config
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| o.name(i))
+        .collect();
+    let (writer, readers, queue_thread) = match config.queue.kind {
+        QueueKind::Memory => {
+            let (w, r) = memory_queue(config.outputs.len(), capacity);
+            (w, r, None)
+        }
+        QueueKind::Disk => {
+            let settings = config.queue.disk_settings(&config.data_dir);
+            let dir = settings.dir.clone();
+            let q = DiskQueue::open(settings, &names, control.force.clone())
+                .with_context(|| format!("the disk queue in {}", dir.display()))?;
+            let r = &q.recovery;
+            tracing::info!(
+                dir = %dir.display(),
+                segments = r.segments,
+                records = r.records,
+                pending_events = r.pending_events,
+                torn_tails = r.torn_tails,
+                damaged = r.damaged,
+                took = ?r.took,
+                "disk queue opened"
+            );
+            (
+                QueueWriter::Disk(q.writer),
+                q.readers.into_iter().map(QueueReader::Disk).collect(),
+                Some(q.thread),
+            )
+        }
+    };
     let mut outputs = Vec::new();
     for ((index, out_cfg), reader) in config.outputs.iter().enumerate().zip(readers) {
         let name = out_cfg.name(index);
@@ -95,7 +136,11 @@ pub fn build(config: &Config) -> anyhow::Result<Built> {
         let sender = EventSender::new(&id, Arc::new(chain), Arc::clone(&global), writer.clone());
         inputs.push((id, input, sender));
     }
-    Ok(Built { inputs, outputs })
+    Ok(Built {
+        inputs,
+        outputs,
+        queue_thread,
+    })
 }
 
 /// Builds every processor chain of a configuration without opening anything (for `logward check`).
@@ -186,6 +231,11 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             let _ = t.await;
         }
     });
+    if let Some(t) = built.queue_thread
+        && t.join().is_err()
+    {
+        tracing::error!("the disk queue thread failed");
+    }
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
 }

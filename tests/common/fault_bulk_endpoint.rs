@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,7 @@ pub struct FaultInjectingBulkEndpoint {
     pub cuts: Arc<AtomicU64>,
     pub requests_413: Arc<AtomicU64>,
     pub stored_count: Arc<AtomicU64>,
+    status_override: Arc<AtomicU16>,
     stop: Arc<AtomicBool>,
 }
 
@@ -73,15 +74,22 @@ struct State {
     cuts: Arc<AtomicU64>,
     requests_413: Arc<AtomicU64>,
     stored_count: Arc<AtomicU64>,
+    status_override: Arc<AtomicU16>,
 }
 
 impl FaultInjectingBulkEndpoint {
+    /// Answers every request with `status` from now on (`None`: behave normally again).
+    pub fn set_status_for_all(&self, status: Option<u16>) {
+        self.status_override
+            .store(status.unwrap_or(0), Ordering::SeqCst);
+    }
+
     /// Starts on a free loopback port.
     pub fn start(faults: Faults) -> FaultInjectingBulkEndpoint {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let state = State {
-            faults,
+            faults: faults.clone(),
             seen: Arc::default(),
             requests: Arc::default(),
             items_429: Arc::default(),
@@ -89,6 +97,7 @@ impl FaultInjectingBulkEndpoint {
             cuts: Arc::default(),
             requests_413: Arc::default(),
             stored_count: Arc::default(),
+            status_override: Arc::new(AtomicU16::new(faults.status_for_all.unwrap_or(0))),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ep = FaultInjectingBulkEndpoint {
@@ -100,6 +109,7 @@ impl FaultInjectingBulkEndpoint {
             cuts: Arc::clone(&state.cuts),
             requests_413: Arc::clone(&state.requests_413),
             stored_count: Arc::clone(&state.stored_count),
+            status_override: Arc::clone(&state.status_override),
             stop: Arc::clone(&stop),
         };
         std::thread::spawn(move || {
@@ -176,7 +186,8 @@ fn serve(conn: TcpStream, state: State) {
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or("");
         let path = parts.next().unwrap_or("");
-        if let Some(status) = state.faults.status_for_all {
+        let status = state.status_override.load(Ordering::SeqCst);
+        if status != 0 {
             let _ = respond(
                 &mut writer,
                 status,
