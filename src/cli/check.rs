@@ -47,6 +47,7 @@ pub fn warnings(config: &Config) -> Vec<String> {
         let patterns = match input {
             InputConfig::File(c) => &c.paths,
             InputConfig::Evtx(c) => &c.paths,
+            InputConfig::Winlog(_) => continue,
         };
         {
             {

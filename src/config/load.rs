@@ -461,6 +461,19 @@ impl Loader {
                 }
                 ok.then_some(InputConfig::Evtx(cfg))
             }
+            "winlog" => {
+                let cfg: crate::inputs::winlog::config::WinlogInputConfig =
+                    self.section_all(body, "winlog input")?;
+                let errors = crate::inputs::winlog::config::validate(&cfg);
+                let mut ok = errors.is_empty();
+                for (key, message) in errors {
+                    self.error(body.get(key).map(|n| n.mark).unwrap_or(body.mark), message);
+                }
+                if let Some(list) = body.get("processors") {
+                    ok &= self.check_processors(list, &cfg.processors);
+                }
+                ok.then_some(InputConfig::Winlog(cfg))
+            }
             _ => None,
         }
     }
@@ -568,6 +581,10 @@ pub fn input_id(input: &InputConfig) -> String {
             c.id.clone()
                 .unwrap_or_else(|| crate::inputs::evtx::default_id(&c.paths))
         }
+        InputConfig::Winlog(c) => {
+            c.id.clone()
+                .unwrap_or_else(|| crate::inputs::winlog::config::default_id(&c.channels))
+        }
     }
 }
 
@@ -672,6 +689,32 @@ mod tests {
             "{shown}"
         );
         assert_eq!(errs.errors.len(), 6, "{shown}");
+    }
+
+    #[test]
+    fn the_winlog_input_is_checked_and_on_linux_refused_with_its_position() {
+        let text = "inputs:\n  - type: winlog\n    channels: [Security, security]\n    event_ids: [\"46x\"]\n    batch_size: 0\noutputs: [{type: console}]\n";
+        let shown = load(text).unwrap_err().to_string();
+        assert!(
+            shown.contains("test.yml:3:15: the channel \"security\" is listed twice"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("test.yml:4:16: event_ids: \"46x\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("test.yml:5:17: 0 is out of range"),
+            "{shown}"
+        );
+        let ok =
+            "inputs:\n  - type: winlog\n    channels: [Security]\noutputs: [{type: console}]\n";
+        if cfg!(windows) {
+            assert!(load(ok).is_ok());
+        } else {
+            let shown = load(ok).unwrap_err().to_string();
+            assert!(shown.contains("test.yml:2:5: the winlog input reads the live Windows Event Log and works only on Windows; to read exported .evtx files use `type: evtx`"), "{shown}");
+        }
     }
 
     #[test]

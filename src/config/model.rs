@@ -40,17 +40,20 @@ pub enum InputConfig {
     File(FileInputConfig),
     /// `type: evtx`.
     Evtx(crate::inputs::evtx::EvtxInputConfig),
+    /// `type: winlog` (Windows only).
+    Winlog(crate::inputs::winlog::config::WinlogInputConfig),
 }
 
 impl InputConfig {
     /// The names accepted after `type:`.
-    pub const TYPES: &'static [&'static str] = &["file", "evtx"];
+    pub const TYPES: &'static [&'static str] = &["file", "evtx", "winlog"];
 
     /// The input's own processors.
     pub fn processors(&self) -> &[ProcessorConfig] {
         match self {
             InputConfig::File(c) => &c.processors,
             InputConfig::Evtx(c) => &c.processors,
+            InputConfig::Winlog(c) => &c.processors,
         }
     }
 }

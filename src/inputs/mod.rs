@@ -3,6 +3,7 @@
 
 pub mod evtx;
 pub mod file;
+pub mod winlog;
 
 use crate::pipeline::ack::AckReceiver;
 use crate::pipeline::sender::EventSender;

@@ -132,6 +132,7 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
         let input: Box<dyn Input> = match input_cfg {
             InputConfig::File(c) => Box::new(crate::inputs::file::FileInput::new(c.clone(), batch)),
             InputConfig::Evtx(c) => Box::new(crate::inputs::evtx::EvtxInput::new(c.clone(), batch)),
+            InputConfig::Winlog(c) => Box::new(crate::inputs::winlog::WinlogInput::new(c.clone())),
         };
         let sender = EventSender::new(&id, Arc::new(chain), Arc::clone(&global), writer.clone());
         inputs.push((id, input, sender));

@@ -45,7 +45,15 @@ fn data_fields(v: &Value) -> Map<String, Value> {
                 if k == "#attributes" {
                     continue;
                 }
-                if k == "#text" {
+                // Unnamed `<Data>` elements: `{"Data": {"#text": [..]}}`.
+                let unnamed = k == "Data"
+                    && matches!(val, Value::Object(inner) if inner.keys().all(|k| k == "#text"));
+                let val = if unnamed {
+                    val.get("#text").unwrap_or(&Value::Null)
+                } else {
+                    val
+                };
+                if k == "#text" || unnamed {
                     // Unnamed data: param1, param2, … as Winlogbeat names them.
                     let items: Vec<&Value> = match val {
                         Value::Array(a) => a.iter().collect(),
@@ -297,6 +305,20 @@ mod tests {
         assert_eq!(
             e.get_path("winlog.event_data.param2"),
             Some(&json!("running"))
+        );
+        // The evtx crate's shape for unnamed data.
+        let e = to_event(
+            &json!({"Event": {"System": {"EventID": 6009}, "EventData": {"Data": {"#text": ["10.00.", "15063"]}}}}),
+            1,
+            "h",
+        );
+        assert_eq!(
+            e.get_path("winlog.event_data.param1"),
+            Some(&json!("10.00."))
+        );
+        assert_eq!(
+            e.get_path("winlog.event_data.param2"),
+            Some(&json!("15063"))
         );
         let e = to_event(&json!({"garbage": true}), 9, "h");
         assert_eq!(e.get_path("winlog.record_id"), Some(&json!("9")));

@@ -48,6 +48,16 @@ impl EventIdFilter {
         Ok(f)
     }
 
+    /// The included ranges (empty: every id).
+    pub fn includes(&self) -> &[(u32, u32)] {
+        &self.include
+    }
+
+    /// The excluded ranges.
+    pub fn excludes(&self) -> &[(u32, u32)] {
+        &self.exclude
+    }
+
     /// Whether an event id passes.
     pub fn allows(&self, id: u32) -> bool {
         let inside = |list: &[(u32, u32)]| list.iter().any(|(a, b)| (*a..=*b).contains(&id));
@@ -92,6 +102,21 @@ impl WinEventFilter {
             levels: norm,
             providers: providers.to_vec(),
         })
+    }
+
+    /// The event id rules.
+    pub fn ids(&self) -> &EventIdFilter {
+        &self.ids
+    }
+
+    /// Normalised level names (empty: every level).
+    pub fn levels(&self) -> &[String] {
+        &self.levels
+    }
+
+    /// Provider names (empty: every provider).
+    pub fn providers(&self) -> &[String] {
+        &self.providers
     }
 
     /// Whether an ECS-mapped event passes.
