@@ -20,10 +20,26 @@ exe="$repo/target/x86_64-pc-windows-gnu/debug/logward.exe"
 
 export WINEPREFIX; WINEPREFIX=$(mktemp -d /tmp/logward-wine.XXXXXX)
 export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-trap 'wineserver -k >/dev/null 2>&1 || true; [ -n "${KEEP_PREFIX:-}" ] || rm -rf "$WINEPREFIX"' EXIT
+trap 'exec 9>&-; wineserver -k >/dev/null 2>&1 || true; rm -f "${keeper_in:-}"; [ -n "${KEEP_PREFIX:-}" ] || rm -rf "$WINEPREFIX"' EXIT
 wineboot -i </dev/null >/dev/null 2>&1 || true
 x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" "$shim_src" -ladvapi32
+# wineboot's own server lingers for a while; a second server started beside it splits the prefix in two
+# (two services.exe, each with its own view), so wait for it to end before starting the persistent one.
+wineserver -w
 wineserver -p </dev/null >/dev/null 2>&1 &
+sleep 1
+# Wine ends services.exe when the last ordinary process of the prefix exits and boots it again at the next
+# wine command, starting every automatic service then (on Windows the SCM stays up). A console that waits on
+# its input keeps one ordinary process alive, so the Service Control Manager lives through the whole test
+# and `sc query` after the stop reports what the stop left, not a fresh boot.
+keeper_in=$(mktemp -u /tmp/logward-wine-keeper.XXXXXX)
+mkfifo "$keeper_in"
+exec 9<>"$keeper_in"
+wine cmd.exe <"$keeper_in" >/dev/null 2>&1 &
+for _ in $(seq 1 30); do
+  wine sc query </dev/null 2>/dev/null | grep -q "SERVICE_NAME" && break
+  sleep 1
+done
 
 work="$WINEPREFIX/drive_c/lw"
 mkdir -p "$work/logs" "$work/data"
@@ -44,6 +60,7 @@ outputs:
     filename: events.ndjson
 YAML
 
+lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 w() { wine "$@" </dev/null 2>&1 | tr -d '\r' || true; }
 echo "== install"
 w 'C:\lw\logward.exe' service install -c 'C:\lw\logward.yml' --name logward --account LocalSystem --data-dir 'C:\lw\data' | tee /dev/stderr | grep -q "installed service" || fail "install"
@@ -56,8 +73,11 @@ for _ in $(seq 1 10); do
 done
 echo "$q"
 echo "$q" | grep -q "STOPPED" || fail "sc query does not show the installed, stopped service"
+echo "== registry: automatic start"
+key='HKLM\System\CurrentControlSet\Services\logward'
+w reg query "$key" /v Start | grep -q "0x2" || fail "the service is not installed with automatic start"
 echo "== net start"
-w net start logward >/dev/null || true
+w net start logward | grep -v "^$" || true
 state=""
 for _ in $(seq 1 30); do
   state=$(w sc query logward)
@@ -67,7 +87,7 @@ done
 echo "$state" | grep -q "RUNNING" || fail "the service did not reach RUNNING: $state"
 echo "== waiting for events"
 for _ in $(seq 1 60); do
-  n=$(cat "$work/data/out/events.ndjson" 2>/dev/null | wc -l)
+  n=$(lines "$work/data/out/events.ndjson")
   [ "$n" -ge 500 ] && break
   sleep 1
 done
@@ -89,4 +109,39 @@ grep -q "\"offset\": $size" "$work/data/registry/app.json" || fail "the registry
 echo "== uninstall"
 w 'C:\lw\logward.exe' service uninstall --name logward | tee /dev/stderr | grep -q "removed service" || fail "uninstall"
 w sc query logward | grep -q "RUNNING\|STOPPED" && fail "the service is still registered"
-echo "wine-service-test: 1 passed, 0 failed (install, sc query, net start, 500 events, net stop -> STOPPED exit 0, registry at $size bytes, uninstall)"
+echo "== winlog input where the Event Log API does not answer"
+# Wine only stubs EvtSubscribe: the live Event Log input must say so and retry with growing pauses while the
+# agent goes on with its other inputs.
+mkdir -p "$work/logs2"
+for i in $(seq 1 50); do echo "beside winlog line $i"; done > "$work/logs2/other.log"
+cat > "$work/winlog.yml" <<'YAML'
+data_dir: C:\lw\data2
+progress_interval: 0s
+inputs:
+  - type: winlog
+    id: win
+    channels: [Application]
+  - type: file
+    id: other
+    paths: ['C:\lw\logs2\*.log']
+outputs:
+  - type: file
+    path: C:\lw\data2\out
+    filename: events.ndjson
+YAML
+w 'C:\lw\logward.exe' check -c 'C:\lw\winlog.yml' | grep -q "OK" || fail "check refuses the winlog config on Windows"
+wine 'C:\lw\logward.exe' run -c 'C:\lw\winlog.yml' </dev/null >"$work/winlog-run.log" 2>&1 &
+agent=$!
+n=0
+for _ in $(seq 1 30); do
+  n=$(lines "$work/data2/out/events.ndjson")
+  [ "$n" -ge 50 ] && grep -q "retry_in=2s" "$work/winlog-run.log" && break
+  sleep 1
+done
+kill "$agent" 2>/dev/null || true
+wait "$agent" 2>/dev/null || true
+tr -d '\r' <"$work/winlog-run.log" | grep "channel=Application" | head -2
+[ "$n" -eq 50 ] || fail "the file input beside winlog delivered $n of 50 lines"
+grep -q "cannot subscribe, retrying: subscribing to channel Application failed (Windows error" "$work/winlog-run.log" || fail "no clear subscription error: $(cat "$work/winlog-run.log")"
+grep -q "retry_in=2s" "$work/winlog-run.log" || fail "the subscription is not retried with a growing pause"
+echo "wine-service-test: 2 passed, 0 failed (service: install, sc query, net start, 500 events, net stop -> STOPPED exit 0, registry at $size bytes, uninstall; winlog: clear error and retries while the file input delivers 50 lines)"

@@ -37,7 +37,17 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (Windows error {})", self.message, self.code)
+        write!(f, "{} (Windows error {}", self.message, self.code)?;
+        // The system's own words for the code (FormatMessageW behind std), so an operator need not look it up.
+        #[cfg(windows)]
+        if self.code != 0 {
+            let text = std::io::Error::from_raw_os_error(self.code as i32).to_string();
+            let text = text.split(" (os error").next().unwrap_or_default().trim();
+            if !text.is_empty() {
+                write!(f, ": {text}")?;
+            }
+        }
+        write!(f, ")")
     }
 }
 

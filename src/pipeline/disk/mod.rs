@@ -380,6 +380,7 @@ impl DiskQueue {
             active: None,
             force,
             full_since: None,
+            uncommitted: 0,
             disk_error_since: None,
             _lock: lock_file,
             payload: Vec::new(),
@@ -519,6 +520,9 @@ struct FileThread {
     force: StopSignal,
     full_since: Option<Instant>,
     disk_error_since: Option<Instant>,
+    /// Bytes of records appended but not yet committed (fsynced and counted in `total_bytes`): they
+    /// count against `max_size` too, or one commit group could overshoot the cap by many batches.
+    uncommitted: u64,
     _lock: File,
     payload: Vec<u8>,
     record: Vec<u8>,
@@ -633,11 +637,12 @@ impl FileThread {
                 0
             };
             // An empty queue always takes one batch, however large, so nothing can be stuck forever.
-            if st.total_bytes + size + extra > settings.max_size && st.total_bytes > 0 {
+            let held = st.total_bytes + self.uncommitted;
+            if held + size + extra > settings.max_size && held > 0 {
                 if self.full_since.is_none() {
                     self.full_since = Some(Instant::now());
                     tracing::warn!(
-                        bytes = st.total_bytes,
+                        bytes = held,
                         max_size = settings.max_size,
                         "the disk queue is full: inputs wait until the outputs catch up"
                     );
@@ -709,6 +714,7 @@ impl FileThread {
             events: w.events.len() as u32,
         };
         active.len += size;
+        self.uncommitted += size;
         lock(&self.inner.state).next_seq = seq + 1;
         if self.disk_error_since.take().is_some() {
             tracing::info!("writing the queue works again");
@@ -718,6 +724,8 @@ impl FileThread {
 
     /// fsyncs what was appended, makes it visible to outputs, acknowledges the inputs.
     fn commit(&mut self, done: &mut Vec<(WriteRequest, u64, Loc)>) {
+        // Whatever happens below, these bytes are either counted in `total_bytes` or abandoned.
+        self.uncommitted = 0;
         if done.is_empty() {
             return;
         }
