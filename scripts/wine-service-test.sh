@@ -63,7 +63,9 @@ YAML
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 w() { wine "$@" </dev/null 2>&1 | tr -d '\r' || true; }
 echo "== install"
-w 'C:\lw\logward.exe' service install -c 'C:\lw\logward.yml' --name logward --account LocalSystem --data-dir 'C:\lw\data' | tee /dev/stderr | grep -q "installed service" || fail "install"
+out=$(w 'C:\lw\logward.exe' service install -c 'C:\lw\logward.yml' --name logward --account LocalSystem --data-dir 'C:\lw\data')
+echo "$out"
+echo "$out" | grep -q "installed service" || fail "install"
 echo "== sc query (installed)"
 q=""
 for _ in $(seq 1 10); do
@@ -107,7 +109,9 @@ grep -q '"offset": 10' "$work/data/registry/app.json" 2>/dev/null || grep -q '"o
 size=$(stat -c %s "$work/logs/app.log")
 grep -q "\"offset\": $size" "$work/data/registry/app.json" || fail "the registry offset is not the file size $size: $(cat "$work/data/registry/app.json")"
 echo "== uninstall"
-w 'C:\lw\logward.exe' service uninstall --name logward | tee /dev/stderr | grep -q "removed service" || fail "uninstall"
+out=$(w 'C:\lw\logward.exe' service uninstall --name logward)
+echo "$out"
+echo "$out" | grep -q "removed service" || fail "uninstall"
 w sc query logward | grep -q "RUNNING\|STOPPED" && fail "the service is still registered"
 echo "== winlog input where the Event Log API does not answer"
 # Wine only stubs EvtSubscribe: the live Event Log input must say so and retry with growing pauses while the
