@@ -4,11 +4,11 @@
 mod common;
 
 use common::fault_bulk_endpoint::{FaultInjectingBulkEndpoint, Faults};
-use common::{Agent, Sandbox, append_lines, messages};
+use common::{Agent, Sandbox, append_lines, messages, wait_until};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn write_config(sb: &Sandbox, queue: &str, outputs: &str) -> PathBuf {
     let text = format!(
@@ -48,17 +48,6 @@ fn logward(args: &[&str]) -> (i32, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {

@@ -148,7 +148,14 @@ fn a_mapping_conflict_goes_to_the_dead_letter_file_and_the_rest_is_stored() {
         );
         assert_eq!(l["event"]["code"], "not-a-number");
         assert_eq!(l["index"], "conflicts");
-        assert!(agent.log().contains("event refused"), "{}", agent.log());
+        // The letter is written before the warning is logged: wait for the line.
+        assert!(
+            common::wait_until(Duration::from_secs(10), || agent
+                .log()
+                .contains("event refused")),
+            "{}",
+            agent.log()
+        );
         assert_eq!(agent.stop(), 0);
         assert_eq!(server.count("conflicts"), 200);
     }
@@ -185,6 +192,28 @@ fn a_rerun_after_kill9_produces_no_duplicate_documents() {
         if let Some(d) = agg["aggregations"]["distinct"]["value"].as_u64() {
             assert_eq!(d, 20_000, "{:?}", server.kind);
         }
+        // A crash before the file's first registry save: the next run finds the file again as new and
+        // sends everything again, under the same ids (they come from the file, not from the moment it
+        // was found), so every document is overwritten, none added.
+        std::fs::remove_dir_all(sb.path("data/registry")).unwrap();
+        let size = std::fs::metadata(sb.path("logs/app.log")).unwrap().len();
+        let agent = Agent::start(&cfg);
+        let registry = sb.path("data/registry/app.json");
+        assert!(
+            common::wait_until(Duration::from_secs(90), || std::fs::read_to_string(
+                &registry
+            )
+            .is_ok_and(|t| t.contains(&format!("\"offset\": {size}")))),
+            "the rerun did not finish; log:\n{}",
+            agent.log()
+        );
+        assert_eq!(agent.stop(), 0);
+        assert_eq!(
+            server.count("logs-*"),
+            20_000,
+            "{:?}: duplicates after a rerun without registry",
+            server.kind
+        );
     }
 }
 

@@ -223,3 +223,15 @@ pub fn append_lines(path: &Path, lines: impl IntoIterator<Item = String>) {
     }
     f.write_all(buf.as_bytes()).unwrap();
 }
+
+/// Polls `f` every 100 ms until it holds or `timeout` passes; returns its last answer.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}

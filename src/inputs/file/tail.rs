@@ -391,14 +391,27 @@ impl Tailer {
     }
 
     fn new_entry(&mut self, path: PathBuf, obs: Observed, hash: u64, now_secs: u64, offset: u64) {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        // The id names the file's events downstream (`@metadata` source, Elasticsearch `_id`), so it must
+        // come out the same when a crash before the first registry save makes the next run discover the
+        // file again: derived from what identifies the file (path, node, beginning), never from the clock.
+        // A file that replaces one the registry still knows (truncated and rewritten, same inode reused)
+        // gets the next free id in the series, so its events never overwrite the old file's documents.
         let mut seed = obs.head.clone();
-        seed.extend_from_slice(&nanos.to_le_bytes());
         seed.extend_from_slice(path.to_string_lossy().as_bytes());
-        let id = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&seed));
+        if let Some((a, b)) = obs.node {
+            seed.extend_from_slice(&a.to_le_bytes());
+            seed.extend_from_slice(&b.to_le_bytes());
+        }
+        let base = seed.len();
+        let mut id = String::new();
+        for generation in 0u64.. {
+            seed.truncate(base);
+            seed.extend_from_slice(&generation.to_le_bytes());
+            id = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&seed));
+            if !self.registry.entries.iter().any(|e| e.id == id) {
+                break;
+            }
+        }
         self.registry.entries.push(Entry {
             id: id.clone(),
             path: path.clone(),
