@@ -5,7 +5,9 @@
 //!
 //! Measures the real release binary from outside: wall time until the endpoint has every event,
 //! CPU-seconds (user + system, /proc/<pid>/stat) and peak RSS (VmHWM). Prints figures; asserts nothing
-//! about speed. Linux only. `cargo bench --bench es_output`; LOGWARD_BENCH_LINES changes the line count.
+//! about speed. Linux only. `cargo bench --bench es_output`; LOGWARD_BENCH_LINES changes the line count,
+//! LOGWARD_BENCH_COMPRESSION (`gzip`, `none`) the compression, LOGWARD_BENCH_EXTRA adds top-level
+//! configuration (e.g. `queue: {max_events: 1024}\n`).
 
 mod common;
 #[path = "../tests/common/fault_bulk_endpoint.rs"]
@@ -28,7 +30,8 @@ fn main() {
     std::fs::write(
         &config,
         format!(
-            "data_dir: {data}\nprogress_interval: 0s\ninputs:\n  - type: file\n    id: bench\n    paths: [\"{log}\"]\n    json: {{keys_under_root: true, message_key: msg}}\noutputs:\n  - type: elasticsearch\n    hosts: [\"{url}\"]\n    index: \"logs-%{{+yyyy.MM.dd}}\"\n    compression: {compression}\n",
+            "data_dir: {data}\nprogress_interval: 0s\n{extra}inputs:\n  - type: file\n    id: bench\n    paths: [\"{log}\"]\n    json: {{keys_under_root: true, message_key: msg}}\noutputs:\n  - type: elasticsearch\n    hosts: [\"{url}\"]\n    index: \"logs-%{{+yyyy.MM.dd}}\"\n    compression: {compression}\n",
+            extra = std::env::var("LOGWARD_BENCH_EXTRA").unwrap_or_default().replace("\\n", "\n"),
             compression = std::env::var("LOGWARD_BENCH_COMPRESSION").unwrap_or_else(|_| "gzip".into()),
             data = dir.path().join("data").display(),
             log = log.display(),

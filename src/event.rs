@@ -5,7 +5,10 @@
 //! dots (`log.file.path`) or brackets (`[log][file][path]`) address nested objects; a path of the form
 //! `@metadata.x` addresses the metadata object.
 
+mod raw;
+
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use raw::{ConstantFields, NotAString, OwnFields, RawObject, ScanRefusal, ScannedObject};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -25,10 +28,13 @@ pub const META_SOURCE: &str = "_source";
 pub const META_POSITION: &str = "_position";
 
 /// One log event.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Event {
-    /// Shipped fields, serialised as the document body.
-    pub fields: Fields,
+    /// Shipped fields, serialised as the document body. Empty while `raw` holds them (see
+    /// [`Event::fields`]).
+    fields: Fields,
+    /// A JSON line kept as text (see [`RawObject`]); gone as soon as something changes a field.
+    raw: Option<Box<RawObject>>,
     /// Fields for routing and ids (`@metadata`), never shipped.
     pub metadata: Fields,
     /// Where the event was read: set by inputs, used by outputs to skip or overwrite resends.
@@ -267,18 +273,61 @@ impl Event {
             Value::String(format_timestamp(Utc::now())),
         );
         fields.insert(MESSAGE.to_string(), Value::String(message.into()));
+        Event::with_fields(fields)
+    }
+
+    /// An event with the given fields.
+    pub fn with_fields(fields: Fields) -> Event {
         Event {
             fields,
+            raw: None,
             metadata: Fields::new(),
             origin: None,
         }
+    }
+
+    /// An event made of a JSON line kept as text and logward's own fields (see [`OwnFields::finish`]).
+    pub fn from_raw(raw: RawObject) -> Event {
+        Event {
+            fields: Fields::new(),
+            raw: Some(Box::new(raw)),
+            metadata: Fields::new(),
+            origin: None,
+        }
+    }
+
+    /// The shipped fields (for an event kept as text, decoded on first use).
+    pub fn fields(&self) -> &Fields {
+        match &self.raw {
+            Some(raw) => raw.merged(),
+            None => &self.fields,
+        }
+    }
+
+    /// The shipped fields, to change them.
+    pub fn fields_mut(&mut self) -> &mut Fields {
+        if let Some(raw) = self.raw.take() {
+            self.fields = raw.into_merged();
+        }
+        &mut self.fields
+    }
+
+    /// The shipped fields, taken out of the event.
+    pub fn into_fields(mut self) -> Fields {
+        self.fields_mut();
+        self.fields
+    }
+
+    /// Whether the event is still a JSON line kept as text.
+    pub fn is_raw(&self) -> bool {
+        self.raw.is_some()
     }
 
     fn root(&self, path: &FieldPath) -> &Fields {
         if path.in_metadata {
             &self.metadata
         } else {
-            &self.fields
+            self.fields()
         }
     }
 
@@ -286,7 +335,7 @@ impl Event {
         if path.in_metadata {
             &mut self.metadata
         } else {
-            &mut self.fields
+            self.fields_mut()
         }
     }
 
@@ -294,6 +343,15 @@ impl Event {
     pub fn get(&self, path: &FieldPath) -> Option<&Value> {
         if path.segments.is_empty() {
             return None;
+        }
+        // A field of the input's constant ones (`host.name`, …) that neither the line nor the event's own
+        // fields have is found without decoding the line.
+        if !path.in_metadata
+            && let Some(raw) = &self.raw
+            && !raw.may_hold(&path.segments[0])
+            && !raw.sets(&path.segments[0])
+        {
+            return raw.constant().and_then(|c| lookup(c, &path.segments));
         }
         lookup(self.root(path), &path.segments)
     }
@@ -323,13 +381,8 @@ impl Event {
         if let Some(slot) = self.get_mut(path) {
             return Some(std::mem::replace(slot, value));
         }
-        let segments = &path.segments;
-        let root = if path.in_metadata {
-            &mut self.metadata
-        } else {
-            &mut self.fields
-        };
-        insert_at(root, segments, value)
+        let segments = path.segments.clone();
+        insert_at(self.root_mut(path), &segments, value)
     }
 
     /// Removes the value at `path` and returns it.
@@ -341,10 +394,7 @@ impl Event {
     /// Looks a dotted path up without pre-parsing it (for tests and one-off lookups).
     pub fn get_path(&self, path: &str) -> Option<&Value> {
         let p = FieldPath::parse(path).ok()?;
-        if p.segments.is_empty() {
-            return None;
-        }
-        lookup(self.root(&p), &p.segments)
+        self.get(&p)
     }
 
     /// Sets a dotted path without pre-parsing it. Panics only on an empty or malformed literal path,
@@ -372,12 +422,12 @@ impl Event {
 
     /// The `message` field as text.
     pub fn message(&self) -> Option<&str> {
-        self.fields.get(MESSAGE).and_then(Value::as_str)
+        self.fields().get(MESSAGE).and_then(Value::as_str)
     }
 
     /// The tags on the event.
     pub fn tags(&self) -> impl Iterator<Item = &str> {
-        self.fields
+        self.fields()
             .get(TAGS)
             .and_then(Value::as_array)
             .into_iter()
@@ -393,7 +443,7 @@ impl Event {
     /// Adds a tag unless it is already present. A non-array `tags` field becomes an array holding it.
     pub fn add_tag(&mut self, tag: &str) {
         let slot = self
-            .fields
+            .fields_mut()
             .entry(TAGS.to_string())
             .or_insert_with(|| Value::Array(Vec::new()));
         if !slot.is_array() {
@@ -410,32 +460,59 @@ impl Event {
     /// Removes a tag if present; removes the `tags` field when it becomes empty.
     pub fn remove_tag(&mut self, tag: &str) {
         let mut now_empty = false;
-        if let Some(Value::Array(list)) = self.fields.get_mut(TAGS) {
+        if !self.has_tag(tag) {
+            return;
+        }
+        if let Some(Value::Array(list)) = self.fields_mut().get_mut(TAGS) {
             list.retain(|v| v.as_str() != Some(tag));
             now_empty = list.is_empty();
         }
         if now_empty {
-            self.fields.shift_remove(TAGS);
+            self.fields_mut().shift_remove(TAGS);
         }
     }
 
     /// The event time, parsed from `@timestamp`.
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {
-        let text = self.fields.get(TIMESTAMP)?.as_str()?;
+        let text = self.timestamp_text()?;
         DateTime::parse_from_rfc3339(text)
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
 
+    /// The `@timestamp` text, found without decoding a line kept as text when logward set it.
+    pub fn timestamp_text(&self) -> Option<&str> {
+        static PATH: std::sync::LazyLock<FieldPath> =
+            std::sync::LazyLock::new(|| FieldPath::parse(TIMESTAMP).expect("valid path"));
+        match &self.raw {
+            Some(raw) => match raw.plain_str(TIMESTAMP) {
+                Some(text) => Some(text),
+                None => self.get(&PATH)?.as_str(),
+            },
+            None => self.fields.get(TIMESTAMP)?.as_str(),
+        }
+    }
+
     /// Sets `@timestamp` (RFC 3339, UTC, millisecond precision as Elasticsearch's `date` expects).
     pub fn set_timestamp(&mut self, t: DateTime<Utc>) {
-        self.fields
+        self.fields_mut()
             .insert(TIMESTAMP.to_string(), Value::String(format_timestamp(t)));
     }
 
     /// Serialises the shipped fields as one JSON line (without the newline) into `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        crate::util::json_write::write_map(out, &self.fields);
+        match &self.raw {
+            Some(raw) => raw.write_json(out),
+            None => crate::util::json_write::write_map(out, &self.fields),
+        }
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.fields() == other.fields()
+            && self.metadata == other.metadata
+            && self.origin == other.origin
     }
 }
 

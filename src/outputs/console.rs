@@ -68,7 +68,7 @@ impl ConsoleOutput {
             match self.codec {
                 ConsoleCodec::Ndjson => e.write_json(&mut self.buf),
                 ConsoleCodec::Pretty => {
-                    let _ = serde_json::to_writer_pretty(&mut self.buf, &e.fields);
+                    let _ = serde_json::to_writer_pretty(&mut self.buf, e.fields());
                 }
             }
             self.buf.push(b'\n');

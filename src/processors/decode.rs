@@ -78,8 +78,9 @@ impl Processor for Json {
             }
             (Some(Value::Object(map)), None) => {
                 for (k, v) in map {
-                    if self.overwrite || !event.fields.contains_key(&k) {
-                        event.fields.insert(k, v);
+                    let fields = event.fields_mut();
+                    if self.overwrite || !fields.contains_key(&k) {
+                        fields.insert(k, v);
                     }
                 }
             }

@@ -175,7 +175,7 @@ mod tests {
         f.process(&mut e1);
         f.process(&mut e2);
         assert_eq!(e1.get_path("@metadata._id"), e2.get_path("@metadata._id"));
-        assert!(e1.fields.get("@metadata").is_none());
+        assert!(e1.fields().get("@metadata").is_none());
         let mut e3 = Event::new();
         e3.set_path("a", "x1");
         f.process(&mut e3);

@@ -65,6 +65,25 @@ fn word_needs_escape(w: u64) -> bool {
     (control | has_zero(w ^ (b'"' as u64 * LO)) | has_zero(w ^ (b'\\' as u64 * LO))) != 0
 }
 
+/// The bytes a JSON string cannot hold as they are: control characters, `"` and `\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Whether a byte must be escaped inside a JSON string.
+#[inline]
+pub fn needs_escape(b: u8) -> bool {
+    NEEDS_ESCAPE[b as usize]
+}
+
 /// Appends `s` as a JSON string.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
@@ -73,12 +92,17 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // Test the next eight bytes at once; a short tail is padded with a harmless letter.
-        let mut word = [b'a'; 8];
-        let n = (bytes.len() - i).min(8);
-        word[..n].copy_from_slice(&bytes[i..i + n]);
-        if !word_needs_escape(u64::from_le_bytes(word)) {
-            i += n;
+        // Skip clean runs eight bytes at a time, then look at single bytes up to the one to escape.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !word_needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        if !NEEDS_ESCAPE[bytes[i] as usize] {
+            i += 1;
             continue;
         }
         let b = bytes[i];

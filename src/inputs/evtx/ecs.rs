@@ -204,11 +204,7 @@ pub fn to_event(record: &Value, record_id: u64, host_name: &str) -> Event {
     );
     fields.insert("host".into(), json!({ "name": host_name }));
     fields.insert("winlog".into(), Value::Object(winlog));
-    Event {
-        fields,
-        metadata: Fields::new(),
-        origin: None,
-    }
+    Event::with_fields(fields)
 }
 
 /// Winlogbeat's names for the well-known keyword bits; other bits stay as the hex mask.

@@ -329,17 +329,17 @@ impl Reader {
         if !self.cfg.fields.is_empty() {
             if self.cfg.fields_under_root {
                 for (k, v) in &self.cfg.fields {
-                    e.fields.insert(k.clone(), v.clone());
+                    e.fields_mut().insert(k.clone(), v.clone());
                 }
             } else {
-                e.fields
+                e.fields_mut()
                     .insert("fields".into(), Value::Object(self.cfg.fields.clone()));
             }
         }
         for t in &self.cfg.tags {
             e.add_tag(t);
         }
-        e.fields
+        e.fields_mut()
             .insert("input".into(), serde_json::json!({"type": "evtx"}));
         e
     }
@@ -433,7 +433,11 @@ impl Reader {
                         .unwrap_or("")
                 );
                 e.metadata.insert("_id".into(), Value::String(doc_id));
-                e.fields.insert("log".into(), serde_json::json!({"level": e.get_path("log.level").cloned().unwrap_or(Value::Null), "file": {"path": path_text}}));
+                let level = e.get_path("log.level").cloned().unwrap_or(Value::Null);
+                e.fields_mut().insert(
+                    "log".into(),
+                    serde_json::json!({"level": level, "file": {"path": path_text}}),
+                );
                 e.origin = Some(Origin {
                     source: Arc::clone(&source),
                     position,

@@ -2,7 +2,9 @@
 //! JSON when asked, and flagging what was wrong with the line instead of dropping it.
 
 use super::config::{FileInputConfig, JsonConfig};
-use crate::event::{Event, Fields, MESSAGE, Origin, TAGS, TIMESTAMP};
+use crate::event::{
+    ConstantFields, Event, Fields, MESSAGE, NotAString, Origin, ScannedObject, TAGS, TIMESTAMP,
+};
 use crate::observe::metrics::{self, Counter};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -16,6 +18,9 @@ pub struct EventTemplate {
     json: Option<JsonConfig>,
     fields: Option<(bool, Fields)>,
     tags: Vec<String>,
+    /// What every event gets after its own fields (`input`, `host`, `fields`, `tags`), shared by the
+    /// JSON lines kept as text; `None` when the configuration rules that out (see [`Self::raw_event`]).
+    constant: Option<&'static ConstantFields>,
     invalid_utf8: Counter,
     truncated: Counter,
     json_errors: Counter,
@@ -25,6 +30,8 @@ pub struct EventTemplate {
 pub struct FileStream {
     /// `log.file`: `{path: …}`, built once per file.
     file: Value,
+    /// `{"file":{"path":…},"offset":` as JSON text, for the `log` field of JSON lines kept as text.
+    log_prefix: String,
     /// The stream id: input id + file id.
     pub source: Arc<str>,
 }
@@ -32,8 +39,14 @@ pub struct FileStream {
 impl FileStream {
     /// The constant part of the events of the file at `path` known to the registry as `source`.
     pub fn new(path: &str, source: String) -> FileStream {
+        let file = json!({ "path": path });
+        let mut log_prefix = b"{\"file\":".to_vec();
+        crate::util::json_write::write_value(&mut log_prefix, &file);
+        log_prefix.extend_from_slice(b",\"offset\":");
         FileStream {
-            file: json!({ "path": path }),
+            file,
+            // JSON written from a string is UTF-8.
+            log_prefix: String::from_utf8(log_prefix).unwrap_or_default(),
             source: source.into(),
         }
     }
@@ -43,9 +56,41 @@ impl EventTemplate {
     /// The template for an input.
     pub fn new(input_id: &str, cfg: &FileInputConfig, host_name: String) -> EventTemplate {
         let fields = (!cfg.fields.is_empty()).then(|| (cfg.fields_under_root, cfg.fields.clone()));
+        let input_value = json!({"type": "file"});
+        let host_value = json!({"name": host_name});
+        let mut constant = Fields::new();
+        constant.insert("input".into(), input_value.clone());
+        constant.insert("host".into(), host_value.clone());
+        // Extra fields named like an event's own (`@timestamp`, `message`, `log`) replace them in a full
+        // decode; that case keeps the full decode.
+        let mut constant_ok = true;
+        match &fields {
+            Some((true, extra)) => {
+                constant_ok = ![TIMESTAMP, MESSAGE, "log", TAGS]
+                    .iter()
+                    .any(|k| extra.contains_key(*k));
+                constant.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Some((false, extra)) => {
+                constant.insert("fields".into(), Value::Object(extra.clone()));
+            }
+            None => {}
+        }
+        let mut tags: Vec<Value> = Vec::new();
+        for t in &cfg.tags {
+            if !tags.iter().any(|v| v.as_str() == Some(t)) {
+                tags.push(Value::String(t.clone()));
+            }
+        }
+        if !tags.is_empty() {
+            constant.insert(TAGS.into(), Value::Array(tags));
+        }
+        let raw_ok = constant_ok && cfg.json.as_ref().is_some_and(|j| j.keys_under_root);
         EventTemplate {
-            input_value: json!({"type": "file"}),
-            host_value: json!({"name": host_name}),
+            // One per input, kept for the life of the process (see `RawObject`).
+            constant: raw_ok.then(|| ConstantFields::leak(constant)),
+            input_value,
+            host_value,
             json: cfg.json.clone(),
             fields,
             tags: cfg.tags.clone(),
@@ -71,6 +116,12 @@ impl EventTemplate {
             Ok(s) => (std::borrow::Cow::Borrowed(s), false),
             Err(_) => (String::from_utf8_lossy(bytes), true),
         };
+        if !invalid
+            && !truncated
+            && let Some(event) = self.raw_event(stream, &text, offset, timestamp)
+        {
+            return event;
+        }
         let mut fields = Fields::new();
         let mut tags: Vec<&str> = Vec::new();
         let mut decoded: Option<Fields> = None;
@@ -162,15 +213,11 @@ impl EventTemplate {
                 fields.insert("fields".into(), Value::Object(extra.clone()));
             }
         }
-        let mut event = Event {
-            fields,
-            metadata: Fields::new(),
-            origin: None,
-        };
+        let mut event = Event::with_fields(fields);
         for t in self.tags.iter().map(String::as_str).chain(tags) {
             event.add_tag(t);
         }
-        if event.fields.get(TAGS).is_some_and(|t| !t.is_array()) {
+        if event.fields().get(TAGS).is_some_and(|t| !t.is_array()) {
             event.add_tag("_tagsnotarray");
         }
         event.origin = Some(Origin {
@@ -178,6 +225,53 @@ impl EventTemplate {
             position: offset,
         });
         event
+    }
+
+    /// The event for a JSON object line with keys at the root, kept as text (see
+    /// [`crate::event::RawObject`]); `None` when the line needs the full decode: not a plain JSON object,
+    /// or it has a name whose full-decode rule is not a plain replace (`tags`, the configured `fields`).
+    /// The result equals what the full decode below builds, field for field and in the same order.
+    fn raw_event(
+        &self,
+        stream: &FileStream,
+        text: &str,
+        offset: u64,
+        timestamp: &str,
+    ) -> Option<Event> {
+        let constant = self.constant?;
+        let json_cfg = self.json.as_ref()?;
+        // One buffer for the line and, after it, logward's fields as JSON text.
+        let mut buf = String::with_capacity(text.len() + stream.log_prefix.len() + 96);
+        buf.push_str(text);
+        let scanned = ScannedObject::scan(buf).ok()?;
+        let full_rule = |k: &str| match &self.fields {
+            Some((true, extra)) => k == TAGS || extra.contains_key(k),
+            Some((false, _)) => k == TAGS || k == "fields",
+            None => k == TAGS,
+        };
+        if scanned.keys().any(full_rule) {
+            return None;
+        }
+        let mut own = scanned.into_own_fields();
+        own.push_str(TIMESTAMP, timestamp);
+        if let Some(key) = &json_cfg.message_key {
+            match own.push_line_string(MESSAGE, key) {
+                Ok(()) | Err(NotAString::Absent) => {}
+                // The full decode writes a non-string as its JSON text.
+                Err(NotAString::NotAString) => return None,
+            }
+        }
+        own.push_json("log", |out| {
+            out.push_str(&stream.log_prefix);
+            out.push_str(itoa::Buffer::new().format(offset));
+            out.push('}');
+        });
+        let mut event = Event::from_raw(own.finish(Some(constant), json_cfg.overwrite_keys));
+        event.origin = Some(Origin {
+            source: Arc::clone(&stream.source),
+            position: offset,
+        });
+        Some(event)
     }
 
     fn add_common(
@@ -302,5 +396,91 @@ mod tests {
         assert!(e.has_tag("invalid_utf8"));
         assert!(e.has_tag("truncated"));
         assert_eq!(e.get_path("log.flags"), Some(&json!(["truncated"])));
+    }
+
+    /// JSON lines kept as text must ship exactly what the full decode builds: same fields, same order,
+    /// same lookups, for every kind of line and every combination of the settings involved.
+    #[test]
+    fn json_lines_kept_as_text_equal_the_full_decode() {
+        let lines: &[&[u8]] = &[
+            br#"{"level":"INFO","msg":"login ok","n":1.50,"o":{"a":[1,"x\"y"]}}"#,
+            br#" { "level" : "WARN" , "msg" : "spaced" } "#,
+            br#"{"@timestamp":"2020-01-01T00:00:00Z","message":"mine","msg":"theirs"}"#,
+            br#"{"log":{"level":"debug"},"host":{"ip":"10.0.0.1"},"input":"x","msg":"objects"}"#,
+            br#"{"log":"flat","host":"h2","msg":{"nested":true}}"#,
+            br#"{"msg":42,"tags":["a"]}"#,
+            br#"{"tags":"notalist","msg":"t"}"#,
+            br#"{"env":"line","msg":"clash with fields"}"#,
+            br#"{"fields":{"x":1}}"#,
+            br#"{"a":1,"a":2}"#,
+            br#"{"k\u0041":1}"#,
+            br#"{"log.level":"INFO","msg":"dotted"}"#,
+            br#"{}"#,
+            br#"[1,2]"#,
+            br#"{"broken":"#,
+            br#"{"msg":"\u00e9t\u00e9 \ud83d\ude00"}"#,
+        ];
+        let configs = [
+            json!({"paths": ["x"], "json": {"keys_under_root": true, "message_key": "msg"}}),
+            json!({"paths": ["x"], "json": {"keys_under_root": true, "overwrite_keys": true, "message_key": "msg"}}),
+            json!({"paths": ["x"], "tags": ["web", "web", "json"], "fields": {"env": "prod"}, "fields_under_root": true,
+                   "json": {"keys_under_root": true, "add_error_key": true}}),
+            json!({"paths": ["x"], "fields": {"env": "prod"}, "json": {"keys_under_root": true, "message_key": "msg"}}),
+        ];
+        let mut kept = 0;
+        for c in &configs {
+            let t = EventTemplate::new("in", &cfg(c.clone()), "h".into());
+            let mut full = EventTemplate::new("in", &cfg(c.clone()), "h".into());
+            full.constant = None;
+            for line in lines {
+                let a = t.event(&stream(), line, 7, false, "2024-01-01T00:00:00.000Z");
+                let b = full.event(&stream(), line, 7, false, "2024-01-01T00:00:00.000Z");
+                assert!(!b.is_raw());
+                kept += usize::from(a.is_raw());
+                let (mut ja, mut jb) = (Vec::new(), Vec::new());
+                a.write_json(&mut ja);
+                b.write_json(&mut jb);
+                let (va, vb): (Fields, Fields) = (
+                    serde_json::from_slice(&ja).unwrap(),
+                    serde_json::from_slice(&jb).unwrap(),
+                );
+                let what = format!("{} with {c}", String::from_utf8_lossy(line));
+                assert_eq!(
+                    va.keys().collect::<Vec<_>>(),
+                    vb.keys().collect::<Vec<_>>(),
+                    "{what}"
+                );
+                assert_eq!(va, vb, "{what}");
+                for path in [
+                    "@timestamp",
+                    "message",
+                    "log.offset",
+                    "log.level",
+                    "host.name",
+                    "input.type",
+                    "env",
+                    "level",
+                ] {
+                    assert_eq!(a.get_path(path), b.get_path(path), "{path} of {what}");
+                }
+                assert_eq!(a.timestamp_text(), b.timestamp_text(), "{what}");
+                assert_eq!(
+                    a.tags().collect::<Vec<_>>(),
+                    b.tags().collect::<Vec<_>>(),
+                    "{what}"
+                );
+                assert_eq!(a.fields(), b.fields(), "{what}");
+                assert_eq!(a, b, "{what}");
+                assert_eq!(a.source(), b.source());
+                assert_eq!(a.position(), b.position());
+                // Changing a field turns the event into the full map, with the same result.
+                let (mut a, mut b) = (a, b);
+                a.add_tag("changed");
+                b.add_tag("changed");
+                assert!(!a.is_raw());
+                assert_eq!(a, b, "{what}");
+            }
+        }
+        assert!(kept >= 20, "only {kept} lines were kept as text");
     }
 }

@@ -388,7 +388,7 @@ impl<S: EventSource> Runner<S> {
         };
         let mut e = ecs::to_event(&json, r.record_id, &self.ctx.host_name);
         if let Some(m) = &r.message {
-            e.fields
+            e.fields_mut()
                 .insert("message".into(), Value::String(m.trim_end().to_string()));
         }
         if self.cfg.include_xml {
@@ -412,17 +412,17 @@ impl<S: EventSource> Runner<S> {
         if !self.cfg.fields.is_empty() {
             if self.cfg.fields_under_root {
                 for (k, v) in &self.cfg.fields {
-                    e.fields.insert(k.clone(), v.clone());
+                    e.fields_mut().insert(k.clone(), v.clone());
                 }
             } else {
-                e.fields
+                e.fields_mut()
                     .insert("fields".into(), Value::Object(self.cfg.fields.clone()));
             }
         }
         for t in &self.cfg.tags {
             e.add_tag(t);
         }
-        e.fields
+        e.fields_mut()
             .insert("input".into(), serde_json::json!({"type": "winlog"}));
         Some(e)
     }

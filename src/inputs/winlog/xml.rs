@@ -214,13 +214,13 @@ mod tests {
                 let mut a = ecs::to_event(&from_xml, x.event_record_id, "h");
                 let mut b = ecs::to_event(&j.data, j.event_record_id, "h");
                 for e in [&mut a, &mut b] {
-                    if let Some(Value::Object(ev)) = e.fields.get_mut("event") {
+                    if let Some(Value::Object(ev)) = e.fields_mut().get_mut("event") {
                         ev.remove("created");
                     }
                 }
                 // The evtx crate's XML writer turns control characters (invalid in XML) into `_`.
-                let a = normalize(Value::Object(a.fields));
-                let b = normalize(Value::Object(b.fields));
+                let a = normalize(Value::Object(a.into_fields()));
+                let b = normalize(Value::Object(b.into_fields()));
                 assert_eq!(a, b, "{file} record {}:\n{}", x.event_record_id, x.data);
                 compared += 1;
             }

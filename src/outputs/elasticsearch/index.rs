@@ -150,10 +150,7 @@ impl IndexTemplate {
                 Part::Date(fmt) => {
                     // Most events of a batch carry a UTC `@timestamp` of the same day: when its text
                     // starts like the last one's (up to the finest unit the name uses), reuse the name.
-                    let raw = event
-                        .fields
-                        .get(crate::event::TIMESTAMP)
-                        .and_then(Value::as_str);
+                    let raw = event.timestamp_text();
                     let prefix = raw
                         .filter(|r| r.ends_with('Z'))
                         .and_then(|r| r.get(..self.prefix_len()));

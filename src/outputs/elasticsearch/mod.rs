@@ -132,6 +132,28 @@ pub fn build_workers(
         .collect())
 }
 
+/// The byte ranges of `items` in the encoded buffer, neighbours joined (a first send is one range).
+fn contiguous<'a>(
+    enc: &'a Encoded,
+    items: &'a [usize],
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let mut pending: Option<std::ops::Range<usize>> = None;
+    let mut it = items.iter().map(|&i| enc.items[i].range.clone());
+    std::iter::from_fn(move || {
+        loop {
+            match (it.next(), pending.take()) {
+                (Some(r), None) => pending = Some(r),
+                (Some(r), Some(p)) if p.end == r.start => pending = Some(p.start..r.end),
+                (Some(r), Some(p)) => {
+                    pending = Some(r);
+                    return Some(p);
+                }
+                (None, p) => return p,
+            }
+        }
+    })
+}
+
 /// Percent-encodes a query parameter value.
 pub fn url_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -308,8 +330,8 @@ impl ElasticsearchOutput {
         match shared.compression {
             Compression::None => {
                 let mut out = Vec::with_capacity(raw);
-                for &i in items {
-                    out.extend_from_slice(&enc.buf[enc.items[i].range.clone()]);
+                for range in contiguous(enc, items) {
+                    out.extend_from_slice(&enc.buf[range]);
                 }
                 (out, false)
             }
@@ -318,9 +340,9 @@ impl ElasticsearchOutput {
                     Vec::with_capacity(raw / 4),
                     flate2::Compression::new(shared.level),
                 );
-                for &i in items {
+                for range in contiguous(enc, items) {
                     // Writing to a Vec cannot fail.
-                    let _ = gz.write_all(&enc.buf[enc.items[i].range.clone()]);
+                    let _ = gz.write_all(&enc.buf[range]);
                 }
                 (gz.finish().unwrap_or_default(), true)
             }

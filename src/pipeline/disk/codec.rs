@@ -78,11 +78,10 @@ pub fn decode(payload: &[u8]) -> Result<Vec<Event>, String> {
             };
             Origin { source, position }
         });
-        events.push(Event {
-            fields,
-            metadata,
-            origin,
-        });
+        let mut event = Event::with_fields(fields);
+        event.metadata = metadata;
+        event.origin = origin;
+        events.push(event);
     }
     Ok(events)
 }
@@ -106,7 +105,7 @@ mod tests {
         assert_eq!(count(&buf), Some(2));
         let back = decode(&buf).unwrap();
         assert_eq!(back.len(), 2);
-        assert_eq!(back[0].fields, a.fields);
+        assert_eq!(back[0].fields(), a.fields());
         assert_eq!(back[0].metadata, a.metadata);
         assert_eq!(back[0].source(), Some("app/123:456"));
         assert_eq!(back[0].position(), Some(99));
