@@ -5,7 +5,7 @@
 //! as JSON, the origin source as a JSON string (or `null`), the origin position. JSON text never contains
 //! a raw newline, so lines split cleanly; a reader needs nothing but a JSON parser.
 
-use crate::event::{Event, Origin};
+use crate::event::{Event, Origin, ScanRefusal, ScannedObject};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -54,9 +54,15 @@ pub fn decode(payload: &[u8]) -> Result<Vec<Event>, String> {
                 .next()
                 .ok_or_else(|| format!("event {i}: the {what} line is missing"))
         };
-        let fields = match crate::util::json_read::from_str(next("fields")?) {
-            Ok(Value::Object(m)) => m,
-            _ => return Err(format!("event {i}: the fields are not a JSON object")),
+        // The fields line is kept as text when it can be (see `RawObject`): outputs write it as it is.
+        let not_object = || format!("event {i}: the fields are not a JSON object");
+        let mut event = match ScannedObject::scan(next("fields")?.to_string()) {
+            Ok(scanned) => Event::from_raw(scanned.into_own_fields().finish(None, false)),
+            Err((_, ScanRefusal::Invalid)) => return Err(not_object()),
+            Err((text, ScanRefusal::NotPlain)) => match crate::util::json_read::from_str(&text) {
+                Ok(Value::Object(m)) => Event::with_fields(m),
+                _ => return Err(not_object()),
+            },
         };
         let metadata = match serde_json::from_str::<Value>(next("metadata")?) {
             Ok(Value::Object(m)) => m,
@@ -78,7 +84,6 @@ pub fn decode(payload: &[u8]) -> Result<Vec<Event>, String> {
             };
             Origin { source, position }
         });
-        let mut event = Event::with_fields(fields);
         event.metadata = metadata;
         event.origin = origin;
         events.push(event);
@@ -110,6 +115,18 @@ mod tests {
         assert_eq!(back[0].source(), Some("app/123:456"));
         assert_eq!(back[0].position(), Some(99));
         assert!(back[1].origin.is_none());
+        // Read back as text, written out byte for byte as before.
+        assert!(back[0].is_raw());
+        let (mut ja, mut jb) = (Vec::new(), Vec::new());
+        a.write_json(&mut ja);
+        back[0].write_json(&mut jb);
+        assert_eq!(ja, jb);
+        // Fields lines that cannot be kept as text are decoded; broken ones are errors.
+        let escaped = decode(b"1\n{\"k\\u0041\":1}\n{}\nnull\n0\n").unwrap();
+        assert!(!escaped[0].is_raw());
+        assert_eq!(escaped[0].get_path("kA"), Some(&serde_json::json!(1)));
+        assert!(decode(b"1\n{\"k\":\n{}\nnull\n0\n").is_err());
+        assert!(decode(b"1\n[1]\n{}\nnull\n0\n").is_err());
         assert!(decode(b"3\n{}\n").is_err());
         assert!(decode(b"\xff").is_err());
         assert!(decode(b"").is_err());
