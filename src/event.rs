@@ -6,6 +6,7 @@
 //! `@metadata.x` addresses the metadata object.
 
 mod raw;
+mod scan;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 pub use raw::{ConstantFields, NotAString, OwnFields, RawObject, ScanRefusal, ScannedObject};

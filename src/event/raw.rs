@@ -9,21 +9,19 @@
 //! sees the same map a full decode would have built (made on first use).
 
 use super::Fields;
+use super::scan::{Scan, scan};
 use crate::util::json_write::{write_map, write_str, write_value};
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
-use serde_json::value::RawValue;
-use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
 
 /// A member: where its key (without quotes) and its value are in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Member {
-    key: Range<u32>,
-    value: Range<u32>,
+pub(super) struct Member {
+    pub(super) key: Range<u32>,
+    pub(super) value: Range<u32>,
     /// A line member whose name logward sets too.
-    collides: bool,
+    pub(super) collides: bool,
 }
 
 /// A JSON object line whose members were located, before logward's fields are added.
@@ -43,9 +41,6 @@ pub enum ScanRefusal {
     NotPlain,
 }
 
-/// How many `{` and `[` a line may have to be kept as text (below serde_json's nesting limit).
-const MAX_OPENINGS: usize = 100;
-
 /// How many members a line may have to be kept as text (duplicate keys are checked pairwise).
 const MAX_MEMBERS: usize = 64;
 
@@ -57,25 +52,10 @@ impl ScannedObject {
         if text.len() >= (u32::MAX / 2) as usize || !text.trim_start().starts_with('{') {
             return Err((text, ScanRefusal::NotPlain));
         }
-        // serde_json skips values without a depth limit but decodes them with one (128); a line that
-        // could nest that deep takes the full decode, so it is refused or kept exactly as before.
-        if memchr::memchr2_iter(b'{', b'[', text.as_bytes())
-            .nth(MAX_OPENINGS)
-            .is_some()
-        {
-            return Err((text, ScanRefusal::NotPlain));
-        }
-        let members = {
-            let mut de = serde_json::Deserializer::from_str(&text);
-            let base = text.as_ptr() as usize;
-            match de
-                .deserialize_map(MembersVisitor { base })
-                .and_then(|m| de.end().map(|()| m))
-            {
-                Ok(Some(members)) => members,
-                Ok(None) => return Err((text, ScanRefusal::NotPlain)),
-                Err(_) => return Err((text, ScanRefusal::Invalid)),
-            }
+        let members = match scan(&text, MAX_MEMBERS) {
+            Scan::Members(members) => members,
+            Scan::NotPlain => return Err((text, ScanRefusal::NotPlain)),
+            Scan::Invalid => return Err((text, ScanRefusal::Invalid)),
         };
         let scanned = ScannedObject { text, members };
         if scanned.has_duplicate_keys() {
@@ -587,65 +567,6 @@ impl RawObject {
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.first() == b.first() && a == b
-}
-
-/// Collects the members of the top-level object; `None` when a key is escaped (its text in the line is
-/// not the key itself). Values are checked by serde_json as it skips them.
-struct MembersVisitor {
-    base: usize,
-}
-
-impl<'de> Visitor<'de> for MembersVisitor {
-    type Value = Option<Vec<Member>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(16);
-        let mut plain = true;
-        while let Some(key) = map.next_key_seed(PlainKey)? {
-            let value: &'de RawValue = map.next_value()?;
-            if let Some(key) = key
-                && members.len() < MAX_MEMBERS
-            {
-                let at = |s: &str| (s.as_ptr() as usize - self.base) as u32;
-                let (k, v) = (at(key), at(value.get()));
-                members.push(Member {
-                    key: k..k + key.len() as u32,
-                    value: v..v + value.get().len() as u32,
-                    collides: false,
-                });
-            } else {
-                plain = false;
-            }
-        }
-        Ok(plain.then_some(members))
-    }
-}
-
-/// A key borrowed from the text (`Some`), or `None` when serde_json had to unescape it.
-struct PlainKey;
-
-impl<'de> DeserializeSeed<'de> for PlainKey {
-    type Value = Option<&'de str>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PlainKey {
-    type Value = Option<&'de str>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(v))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Whether any of the eight bytes is a control character, `"` or `\`.
 #[inline]
-fn word_needs_escape(w: u64) -> bool {
+pub fn word_needs_escape(w: u64) -> bool {
     let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let control = w.wrapping_sub(0x20 * LO) & !w & HI;
     (control | has_zero(w ^ (b'"' as u64 * LO)) | has_zero(w ^ (b'\\' as u64 * LO))) != 0

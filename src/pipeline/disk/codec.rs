@@ -5,7 +5,7 @@
 //! as JSON, the origin source as a JSON string (or `null`), the origin position. JSON text never contains
 //! a raw newline, so lines split cleanly; a reader needs nothing but a JSON parser.
 
-use crate::event::{Event, Origin, ScanRefusal, ScannedObject};
+use crate::event::{Event, Origin, ScannedObject};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -58,8 +58,7 @@ pub fn decode(payload: &[u8]) -> Result<Vec<Event>, String> {
         let not_object = || format!("event {i}: the fields are not a JSON object");
         let mut event = match ScannedObject::scan(next("fields")?.to_string()) {
             Ok(scanned) => Event::from_raw(scanned.into_own_fields().finish(None, false)),
-            Err((_, ScanRefusal::Invalid)) => return Err(not_object()),
-            Err((text, ScanRefusal::NotPlain)) => match crate::util::json_read::from_str(&text) {
+            Err((text, _)) => match crate::util::json_read::from_str(&text) {
                 Ok(Value::Object(m)) => Event::with_fields(m),
                 _ => return Err(not_object()),
             },
