@@ -2,9 +2,9 @@
 //!
 //! Most JSON log lines go from the file input straight to an output without a processor looking inside.
 //! Building a map of owned strings for every member, only to write the same members back out, was most
-//! of the cost of shipping JSON logs (allocation, hashing, escaping). So the file input checks the line
-//! with serde_json (the same validation as a full decode), remembers where each top-level member is, and
-//! keeps the text. The fields logward adds (`@timestamp`, `log`, `host`, …) sit beside it. Outputs write
+//! of the cost of shipping JSON logs (allocation, hashing, escaping). So the file input validates the line
+//! (see `scan.rs`: whatever it accepts, serde_json accepts alike), remembers where each top-level member
+//! is, and keeps the text. The fields logward adds (`@timestamp`, `log`, `host`, …) sit beside it. Outputs write
 //! the line's members as they are and logward's fields after them; anything that reads or changes fields
 //! sees the same map a full decode would have built (made on first use).
 
@@ -35,7 +35,7 @@ pub struct ScannedObject {
 /// Why a line is not kept as text.
 #[derive(Debug)]
 pub enum ScanRefusal {
-    /// The text is not valid JSON (or nests deeper than serde_json allows): the full decode says why.
+    /// The text is not valid JSON: the full decode says why.
     Invalid,
     /// Valid JSON, but not an object with plain, unique keys, or too long to index: decode it fully.
     NotPlain,
