@@ -8,6 +8,7 @@
 //! exponents, deep nesting) is refused so that the full serde_json decode decides.
 
 use super::raw::Member;
+use std::ops::Range;
 
 /// The deepest nesting the scanner follows (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 100;
@@ -142,63 +143,62 @@ impl Cursor<'_> {
         }
     }
 
+    /// The items of an object or an array, after its opening byte and up to its `close` byte included;
+    /// `item` reads one item.
+    fn items(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
+        self.ws();
+        if self.peek() == Some(close) {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    self.ws();
+                }
+                Some(c) if c == close => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(Stop::Invalid),
+            }
+        }
+    }
+
+    /// An object member's key and the colon after it: the key's range (inside its quotes) and whether it
+    /// had escapes.
+    fn key(&mut self) -> Result<(Range<u32>, bool), Stop> {
+        let start = self.i + 1;
+        let escaped = self.string()?;
+        let key = start as u32..(self.i - 1) as u32;
+        self.ws();
+        self.expect(b':')?;
+        self.ws();
+        Ok((key, escaped))
+    }
+
     fn value(&mut self, depth: usize) -> Result<(), Stop> {
         match self.peek().ok_or(Stop::Invalid)? {
             b'"' => self.string().map(|_| ()),
-            b'{' => {
+            open @ (b'{' | b'[') => {
                 if depth >= MAX_DEPTH {
                     return Err(Stop::NotPlain);
                 }
                 self.i += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.string()?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Stop::Invalid),
-                    }
-                }
-            }
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return Err(Stop::NotPlain);
-                }
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Stop::Invalid),
-                    }
+                if open == b'{' {
+                    self.items(b'}', |c| {
+                        c.key()?;
+                        c.value(depth + 1)
+                    })
+                } else {
+                    self.items(b']', |c| c.value(depth + 1))
                 }
             }
             b't' => self.literal(b"true"),
@@ -213,40 +213,20 @@ impl Cursor<'_> {
         self.ws();
         self.expect(b'{')?;
         let mut members = Vec::with_capacity(16);
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-        } else {
-            loop {
-                let key_start = self.i + 1;
-                if self.string()? || members.len() == max_members {
-                    return Err(Stop::NotPlain);
-                }
-                let key = key_start as u32..(self.i - 1) as u32;
-                self.ws();
-                self.expect(b':')?;
-                self.ws();
-                let value_start = self.i;
-                self.value(1)?;
-                members.push(Member {
-                    key,
-                    value: value_start as u32..self.i as u32,
-                    collides: false,
-                });
-                self.ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    Some(b'}') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(Stop::Invalid),
-                }
+        self.items(b'}', |c| {
+            let (key, escaped) = c.key()?;
+            if escaped || members.len() == max_members {
+                return Err(Stop::NotPlain);
             }
-        }
+            let value_start = c.i;
+            c.value(1)?;
+            members.push(Member {
+                key,
+                value: value_start as u32..c.i as u32,
+                collides: false,
+            });
+            Ok(())
+        })?;
         self.ws();
         if self.i != self.b.len() {
             return Err(Stop::Invalid);
