@@ -10,7 +10,7 @@
 
 use super::Fields;
 use super::scan::{Scan, scan};
-use crate::util::json_write::{write_map, write_str, write_value};
+use crate::util::json_write::{write_map, write_member, write_str};
 use serde_json::Value;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -25,7 +25,7 @@ pub(super) struct Member {
 }
 
 /// A JSON object line whose members were located, before logward's fields are added.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ScannedObject {
     /// The line, later followed by the JSON text of logward's own fields.
     text: String,
@@ -301,7 +301,7 @@ impl ConstantFields {
 }
 
 /// A JSON line kept as text with logward's own fields after it, and how they combine.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RawObject {
     /// The line and, after it, logward's own fields as JSON text; `members` indexes both.
     scanned: ScannedObject,
@@ -321,25 +321,6 @@ pub struct RawObject {
     compact: bool,
     /// The full map, made the first time something reads the fields.
     merged: OnceLock<Fields>,
-}
-
-impl Clone for RawObject {
-    fn clone(&self) -> RawObject {
-        RawObject {
-            scanned: ScannedObject {
-                text: self.scanned.text.clone(),
-                members: self.scanned.members.clone(),
-            },
-            line_members: self.line_members,
-            line_len: self.line_len,
-            timestamp: self.timestamp,
-            constant: self.constant,
-            line_wins: self.line_wins,
-            streamable: self.streamable,
-            compact: self.compact,
-            merged: self.merged.clone(),
-        }
-    }
 }
 
 impl RawObject {
@@ -406,17 +387,8 @@ impl RawObject {
     }
 
     /// Takes the full map out (to change it).
-    pub fn into_merged(self) -> Fields {
-        match self.merged.into_inner() {
-            Some(m) => m,
-            None => {
-                let this = RawObject {
-                    merged: OnceLock::new(),
-                    ..self
-                };
-                this.build()
-            }
-        }
+    pub fn into_merged(mut self) -> Fields {
+        self.merged.take().unwrap_or_else(|| self.build())
     }
 
     fn build(&self) -> Fields {
@@ -453,7 +425,13 @@ impl RawObject {
         map
     }
 
-    fn write_member(&self, m: &Member, out: &mut Vec<u8>) {
+    /// Members written back to back (`"a":1,"b":2`), as one slice of the text.
+    fn run(&self, ms: &[Member]) -> Option<&[u8]> {
+        let (a, b) = (ms.first()?, ms.last()?);
+        Some(&self.scanned.text.as_bytes()[a.key.start as usize - 1..b.value.end as usize])
+    }
+
+    fn copy_member(&self, m: &Member, out: &mut Vec<u8>) {
         let text = self.scanned.text.as_bytes();
         // The key with its quotes, then the value, exactly as written.
         out.extend_from_slice(&text[m.key.start as usize - 1..m.key.end as usize + 1]);
@@ -478,16 +456,13 @@ impl RawObject {
         let mut first = true;
         let line = self.line();
         if self.compact {
-            if let (Some(a), Some(b)) = (line.first(), line.last()) {
-                out.extend_from_slice(&text[a.key.start as usize - 1..b.value.end as usize]);
+            if let Some(run) = self.run(line) {
+                out.extend_from_slice(run);
                 first = false;
             }
         } else {
             for m in line {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
+                separate(out, &mut first);
                 if m.collides {
                     // The name is logward's too: that field is written here, with the line's value
                     // or logward's.
@@ -498,69 +473,65 @@ impl RawObject {
                     {
                         own_done |= 1 << i;
                         if !self.line_wins {
-                            self.write_member(&own[i], out);
+                            self.copy_member(&own[i], out);
                             continue;
                         }
                     } else if let Some(c) = constant
-                        && let Some(i) = c.fields.keys().position(|k| same(k.as_bytes(), key))
+                        && let Some((i, (k, v))) = c
+                            .fields
+                            .iter()
+                            .enumerate()
+                            .find(|(_, (k, _))| same(k.as_bytes(), key))
                     {
                         constant_done |= 1 << i;
-                        if !self.line_wins
-                            && let Some((k, v)) = c.fields.iter().nth(i)
-                        {
-                            write_str(out, k);
-                            out.push(b':');
-                            write_value(out, v);
+                        if !self.line_wins {
+                            write_member(out, k, v);
                             continue;
                         }
                     }
                 }
-                self.write_member(m, out);
+                self.copy_member(m, out);
             }
         }
         if own_done == 0 {
-            if let (Some(a), Some(b)) = (own.first(), own.last()) {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                out.extend_from_slice(&text[a.key.start as usize - 1..b.value.end as usize]);
+            if let Some(run) = self.run(own) {
+                separate(out, &mut first);
+                out.extend_from_slice(run);
             }
         } else {
             for (i, m) in own.iter().enumerate() {
                 if own_done & (1 << i) == 0 {
-                    if !first {
-                        out.push(b',');
-                    }
-                    first = false;
-                    self.write_member(m, out);
+                    separate(out, &mut first);
+                    self.copy_member(m, out);
                 }
             }
         }
         if let Some(c) = constant {
             if constant_done == 0 {
                 if !c.json.is_empty() {
-                    if !first {
-                        out.push(b',');
-                    }
+                    separate(out, &mut first);
                     out.extend_from_slice(&c.json);
                 }
             } else {
                 for (i, (k, v)) in c.fields.iter().enumerate() {
                     if constant_done & (1 << i) == 0 {
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        write_str(out, k);
-                        out.push(b':');
-                        write_value(out, v);
+                        separate(out, &mut first);
+                        write_member(out, k, v);
                     }
                 }
             }
         }
         out.push(b'}');
     }
+}
+
+/// Writes the comma before every member but the first.
+#[inline]
+fn separate(out: &mut Vec<u8>, first: &mut bool) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
 }
 
 /// Whether two keys are equal, rejecting most pairs by length and first byte before comparing bytes.

@@ -16,11 +16,16 @@ pub fn write_map(out: &mut Vec<u8>, map: &Map<String, Value>) {
             out.push(b',');
         }
         first = false;
-        write_str(out, k);
-        out.push(b':');
-        write_value(out, v);
+        write_member(out, k, v);
     }
     out.push(b'}');
+}
+
+/// Appends one object member, `"key":value`.
+pub fn write_member(out: &mut Vec<u8>, key: &str, value: &Value) {
+    write_str(out, key);
+    out.push(b':');
+    write_value(out, value);
 }
 
 /// Appends `v` as compact JSON.
@@ -114,11 +119,8 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => {
-                i += 1;
-                continue;
-            }
+            // The other control characters (the table lets nothing else through): `\u00XX` below.
+            _ => b"",
         };
         out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
