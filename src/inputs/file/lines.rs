@@ -25,6 +25,8 @@ pub struct Line<'a> {
 enum Source {
     Plain(File),
     Gzip(Box<MultiGzDecoder<BufReader<File>>>),
+    /// A stream that is not a file (standard input). `WouldBlock` from it means "nothing yet".
+    Stream(Box<dyn Read + Send>),
 }
 
 impl Read for Source {
@@ -32,6 +34,7 @@ impl Read for Source {
         match self {
             Source::Plain(f) => f.read(buf),
             Source::Gzip(g) => g.read(buf),
+            Source::Stream(r) => r.read(buf),
         }
     }
 }
@@ -89,6 +92,20 @@ impl LineReader {
         })
     }
 
+    /// Reads a stream that is not a file, from its start. A read that fails with `WouldBlock` ends a
+    /// [`LineReader::poll`] without reaching the end; a read of 0 bytes is the end.
+    pub fn stream(reader: Box<dyn Read + Send>, max_line: usize) -> LineReader {
+        LineReader {
+            source: Source::Stream(reader),
+            buf: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+            offset: 0,
+            max_line: max_line.max(1),
+            skipping: None,
+        }
+    }
+
     /// The offset of the first byte not yet handed out as part of a line (buffered bytes not included).
     pub fn offset(&self) -> u64 {
         self.offset
@@ -98,7 +115,7 @@ impl LineReader {
     pub fn file(&self) -> Option<&File> {
         match &self.source {
             Source::Plain(f) => Some(f),
-            Source::Gzip(_) => None,
+            Source::Gzip(_) | Source::Stream(_) => None,
         }
     }
 
@@ -177,6 +194,9 @@ impl LineReader {
             let n = match self.source.read(&mut self.buf[self.end..]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Polled { lines, eof: false });
+                }
                 Err(e) => return Err(e),
             };
             if n == 0 {
