@@ -18,7 +18,8 @@ fn main() {
         let mut parser = evtx::EvtxParser::from_path(&path).expect("open evtx");
         for r in parser.records_json_value() {
             let Ok(r) = r else { continue };
-            let e = logward::inputs::evtx::ecs::to_event(&r.data, r.event_record_id, "bench");
+            let e =
+                logward::inputs::windows_event::ecs::to_event(&r.data, r.event_record_id, "bench");
             let mut out = Vec::with_capacity(2048);
             e.write_json(&mut out);
             bytes += out.len();

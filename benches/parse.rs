@@ -4,13 +4,13 @@
 
 use logward::event::Event;
 use logward::processors::Chain;
-use logward::processors::config::{ProcessorConfig, build_chain};
+use logward::processors::config::{build_chain, from_json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn chain(configs: serde_json::Value) -> Chain {
-    let configs: Vec<ProcessorConfig> = serde_json::from_value(configs).expect("processor config");
-    build_chain(&configs, "bench", Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"))
+    let specs = from_json(&configs, Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    build_chain(&specs, "bench", Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// Runs `chain` over `lines` in batches, as the pipeline does, `rounds` times; prints the rate.

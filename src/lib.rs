@@ -2,6 +2,7 @@
 //! acknowledgements so that nothing acknowledged is ever lost.
 
 pub mod cli;
+pub mod component;
 pub mod config;
 pub mod event;
 pub mod inputs;

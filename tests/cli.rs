@@ -135,7 +135,7 @@ fn check_reports_broken_processors_at_their_position() {
         format!("{name}:8:5: grok: the pattern"),
         "did you mean %{TIMESTAMP_ISO8601}?".to_string(),
         format!("{name}:9:5: date: the timezone \"Mars/Base\" is not known"),
-        format!("{name}:10:36: processors: unknown field `colour`"),
+        format!("{name}:10:36: mutate: unknown field `colour`"),
         format!("{name}:11:5: processors: unknown variant `explode`"),
     ] {
         assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");

@@ -1,4 +1,5 @@
 //! The `evtx` input on real Windows Event Log files (../shared/data/evtx), through the real binary.
+#![cfg(feature = "evtx")]
 
 mod common;
 

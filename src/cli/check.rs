@@ -1,7 +1,7 @@
 //! `logward check`: validates a configuration without running it.
 
 use super::exit;
-use crate::config::{Config, InputConfig, load_file};
+use crate::config::{Config, load_file};
 use std::path::Path;
 
 /// Validates the file at `path`, prints every problem, returns the exit code.
@@ -40,28 +40,9 @@ pub fn check(path: &Path) -> i32 {
     }
 }
 
-/// Things that are allowed but probably not meant.
+/// Things that are allowed but probably not meant, as the components see them.
 pub fn warnings(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    for input in &config.inputs {
-        let patterns = match input {
-            InputConfig::File(c) => &c.paths,
-            InputConfig::Evtx(c) => &c.paths,
-            InputConfig::Winlog(_) => continue,
-        };
-        {
-            {
-                for pattern in patterns {
-                    let matches = std::path::Path::new(pattern).is_dir()
-                        || glob::glob(pattern)
-                            .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
-                            .unwrap_or(false);
-                    if !matches {
-                        out.push(format!("no file matches {pattern:?} yet; logward will pick files up when they appear"));
-                    }
-                }
-            }
-        }
-    }
-    out
+    let inputs = config.inputs.iter().flat_map(|i| i.config.warnings());
+    let outputs = config.outputs.iter().flat_map(|o| o.config.warnings());
+    inputs.chain(outputs).collect()
 }

@@ -1,7 +1,7 @@
 //! `logward setup` and `logward search`: the Elasticsearch side of a configuration.
 
 use super::exit;
-use crate::config::{Config, OutputConfig, load_file};
+use crate::config::{Config, load_file};
 use crate::outputs::elasticsearch::config::ElasticsearchConfig;
 use crate::outputs::elasticsearch::search::{self, SearchRequest};
 use std::io::Write;
@@ -60,11 +60,7 @@ fn es_outputs(config: &Config) -> Vec<(String, &ElasticsearchConfig)> {
     config
         .outputs
         .iter()
-        .enumerate()
-        .filter_map(|(i, o)| match o {
-            OutputConfig::Elasticsearch(c) => Some((o.name(i), &**c)),
-            _ => None,
-        })
+        .filter_map(|o| Some((o.name.clone(), o.config_as::<ElasticsearchConfig>()?)))
         .collect()
 }
 

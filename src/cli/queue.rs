@@ -41,12 +41,7 @@ fn load(args: &QueueArgs) -> Result<(Config, PathBuf), i32> {
 }
 
 fn output_names(config: &Config) -> Vec<String> {
-    config
-        .outputs
-        .iter()
-        .enumerate()
-        .map(|(i, o)| o.name(i))
-        .collect()
+    config.outputs.iter().map(|o| o.name.clone()).collect()
 }
 
 /// Runs a queue subcommand; returns the exit code.

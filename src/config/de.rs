@@ -12,6 +12,20 @@ pub struct DeError {
     pub message: String,
     /// Where, once known.
     pub mark: Option<Mark>,
+    /// For an unknown key or variant: the name written and the names known there, so the loader can
+    /// suggest the closest one (and add the keys it handles itself).
+    pub unknown: Option<Unknown>,
+}
+
+/// An unknown key or variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unknown {
+    /// `field` or `variant`.
+    pub what: &'static str,
+    /// The name as written.
+    pub name: String,
+    /// The names accepted there.
+    pub known: &'static [&'static str],
 }
 
 impl DeError {
@@ -36,6 +50,7 @@ impl de::Error for DeError {
         DeError {
             message: msg.to_string(),
             mark: None,
+            unknown: None,
         }
     }
 
@@ -43,8 +58,52 @@ impl de::Error for DeError {
         DeError {
             message: format!("expected {exp}, found {}", describe(&unexp)),
             mark: None,
+            unknown: None,
         }
     }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        DeError {
+            message: format!("unknown field `{field}`{}", known_suffix(field, expected)),
+            mark: None,
+            unknown: Some(Unknown {
+                what: "field",
+                name: field.to_string(),
+                known: expected,
+            }),
+        }
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        DeError {
+            message: format!(
+                "unknown variant `{variant}`{}",
+                known_suffix(variant, expected)
+            ),
+            mark: None,
+            unknown: Some(Unknown {
+                what: "variant",
+                name: variant.to_string(),
+                known: expected,
+            }),
+        }
+    }
+}
+
+/// "; did you mean `x`? (known: `a`, `b`)" — or ", there are none here" for an empty list.
+pub fn known_suffix(name: &str, known: &[&str]) -> String {
+    if known.is_empty() {
+        return ", nothing is accepted here".into();
+    }
+    let suggestion = crate::config::load::closest(name, known)
+        .map(|k| format!("; did you mean `{k}`?"))
+        .unwrap_or_default();
+    let list = known
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{suggestion} (known: {list})")
 }
 
 fn describe(unexp: &de::Unexpected<'_>) -> String {

@@ -3,10 +3,16 @@
 
 use super::HumanDuration;
 use super::de::{DeError, from_node};
-use super::model::{Config, InputConfig, LoggingConfig, OutputConfig, QueueConfig};
+use super::model::{Config, LoggingConfig, QueueConfig};
 use super::yaml::{self, Mark, Node, NodeKind};
+use crate::component::{
+    InputOptions, InputSpec, Listen, OutputOptions, OutputSpec, ProcessorBuild, ProcessorOptions,
+    ProcessorSpec, Validator, registry,
+};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One mistake in a configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +118,27 @@ pub fn load_str(
     }
 }
 
+/// Reads a `processors:` list from a tree (see [`crate::processors::config::from_json`]).
+pub fn processors_from_node(
+    list: &Node,
+    base_dir: &Path,
+) -> Result<Vec<ProcessorSpec>, ConfigErrors> {
+    let mut loader = Loader {
+        errors: Vec::new(),
+        base_dir: base_dir.to_path_buf(),
+    };
+    let specs = loader.processors(list, "processors");
+    if loader.errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(ConfigErrors {
+            source: "<processors>".into(),
+            text: String::new(),
+            errors: loader.errors,
+        })
+    }
+}
+
 const TOP_LEVEL_KEYS: &[&str] = &[
     "data_dir",
     "inputs",
@@ -121,9 +148,12 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "logging",
     "shutdown_timeout",
     "progress_interval",
+    "worker_threads",
 ];
 
-struct Loader {
+/// Reads a configuration tree into a [`Config`], collecting every mistake. Components read their own
+/// sections through it (see [`crate::component`]).
+pub struct Loader {
     errors: Vec<ConfigError>,
     base_dir: PathBuf,
 }
@@ -136,11 +166,24 @@ impl Loader {
         });
     }
 
-    fn de_error(&mut self, fallback: Mark, context: &str, e: DeError) {
+    /// Records a deserialization error; an unknown key is reported with the closest known one, counting
+    /// `extra_known` (the keys the loader handles itself) as known too.
+    fn de_error(&mut self, fallback: Mark, context: &str, extra_known: &[&str], e: DeError) {
+        let detail = match &e.unknown {
+            Some(u) if !extra_known.is_empty() && u.what == "field" => {
+                let known: Vec<&str> = u.known.iter().chain(extra_known).copied().collect();
+                format!(
+                    "unknown field `{}`{}",
+                    u.name,
+                    super::de::known_suffix(&u.name, &known)
+                )
+            }
+            _ => e.message,
+        };
         let message = if context.is_empty() {
-            e.message
+            detail
         } else {
-            format!("{context}: {}", e.message)
+            format!("{context}: {detail}")
         };
         self.errors.push(ConfigError {
             mark: Some(e.mark.unwrap_or(fallback)),
@@ -157,7 +200,7 @@ impl Loader {
         match from_node::<T>(node) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.de_error(node.mark, context, e);
+                self.de_error(node.mark, context, &[], e);
                 None
             }
         }
@@ -189,33 +232,32 @@ impl Loader {
                 .map(|p| self.resolve(&p)),
             None => Some(default_data_dir()),
         };
-        let inputs = self.components(
-            root,
-            "inputs",
-            InputConfig::TYPES,
-            |l, kind, body, index| l.input(kind, body, index),
-        );
+        let inputs = self.components(root, "inputs", &registry::input_names(), |l, kind, item| {
+            l.input(kind, item)
+        });
         let outputs = self.components(
             root,
             "outputs",
-            OutputConfig::TYPES,
-            |l, kind, body, index| l.output(kind, body, index),
+            &registry::output_names(),
+            |l, kind, item| l.output(kind, item),
         );
         let processors = match root.get("processors") {
             Some(n) => self.processors(n, "processors"),
             None => Vec::new(),
         };
         let queue = match root.get("queue") {
-            Some(n) => self.section_all::<QueueConfig>(n, "queue").map(|mut q| {
-                if let Some(p) = &q.path {
-                    q.path = Some(self.resolve(p));
-                }
-                q
-            }),
+            Some(n) => self
+                .section_all::<QueueConfig>(n, "queue", &[])
+                .map(|mut q| {
+                    if let Some(p) = &q.path {
+                        q.path = Some(self.resolve(p));
+                    }
+                    q
+                }),
             None => Some(QueueConfig::default()),
         };
         let logging = match root.get("logging") {
-            Some(n) => self.section_all::<LoggingConfig>(n, "logging"),
+            Some(n) => self.section_all::<LoggingConfig>(n, "logging", &[]),
             None => Some(LoggingConfig::default()),
         };
         let shutdown_timeout = match root.get("shutdown_timeout") {
@@ -226,8 +268,33 @@ impl Loader {
             Some(n) => self.section::<HumanDuration>(n, "progress_interval"),
             None => Some(HumanDuration::secs(10)),
         };
-        if let (Some(inputs), Some(outputs)) = (&inputs, &outputs) {
-            self.check_unique_ids(root, inputs, outputs);
+        let worker_threads = match root.get("worker_threads") {
+            Some(n) => self
+                .section::<usize>(n, "worker_threads")
+                .and_then(|w| match w {
+                    1..=256 => Some(w),
+                    _ => {
+                        self.error(
+                            n.mark,
+                            format!("worker_threads: {w} is out of range: use 1 to 256 (default: one per core, 2 to 8)"),
+                        );
+                        None
+                    }
+                }),
+            None => Some(super::model::default_worker_threads()),
+        };
+        if let Some(inputs) = &inputs {
+            self.check_unique_inputs(inputs);
+            self.check_listen_conflicts(inputs);
+        }
+        let mut outputs = outputs;
+        if let Some(outputs) = &mut outputs {
+            for (index, o) in outputs.iter_mut().enumerate() {
+                if o.name.is_empty() {
+                    o.name = format!("{}-{index}", o.kind);
+                }
+            }
+            self.check_unique_outputs(outputs);
         }
         Some(Config {
             data_dir: data_dir?,
@@ -240,15 +307,18 @@ impl Loader {
             logging: logging?,
             shutdown_timeout: shutdown_timeout?,
             progress_interval: progress_interval?,
+            worker_threads: worker_threads?,
         })
     }
 
     /// Like [`Loader::section`], but keeps going after a mistake: the entry at fault is set aside and the
     /// rest deserialized again, so one run reports every wrong key of a component, not just the first.
+    /// `extra_known` are keys of the same entry that the loader reads itself (for "did you mean").
     fn section_all<T: for<'a> serde::Deserialize<'a>>(
         &mut self,
         node: &Node,
         context: &str,
+        extra_known: &[&str],
     ) -> Option<T> {
         let mut current = node.clone();
         let mut removed: Vec<String> = Vec::new();
@@ -267,7 +337,7 @@ impl Loader {
                 return None;
             }
             let mark = e.mark.unwrap_or(node.mark);
-            self.de_error(node.mark, context, e);
+            self.de_error(node.mark, context, extra_known, e);
             let NodeKind::Map(entries) = &mut current.kind else {
                 return None;
             };
@@ -288,13 +358,20 @@ impl Loader {
         None
     }
 
+    /// Reads a component's own settings (the entry without the options the loader reads itself, whose
+    /// keys are `shared_keys`), reporting every mistake.
+    pub fn component_section<T: for<'a> serde::Deserialize<'a>>(
+        &mut self,
+        body: &Node,
+        context: &str,
+        shared_keys: &[&str],
+    ) -> Option<T> {
+        self.section_all(body, context, shared_keys)
+    }
+
     /// Reads a `processors:` list entry by entry, so every broken entry is reported, then builds each one
     /// (regexes, grok patterns, date formats) and reports what does not build at the entry's position.
-    fn processors(
-        &mut self,
-        list: &Node,
-        context: &str,
-    ) -> Vec<crate::processors::config::ProcessorConfig> {
+    fn processors(&mut self, list: &Node, context: &str) -> Vec<ProcessorSpec> {
         let NodeKind::Seq(items) = &list.kind else {
             if !matches!(list.kind, NodeKind::Null) {
                 self.error(
@@ -307,41 +384,78 @@ impl Loader {
             }
             return Vec::new();
         };
-        let mut configs = Vec::new();
+        let mut specs = Vec::new();
         for item in items {
-            if let Some(cfg) =
-                self.section::<crate::processors::config::ProcessorConfig>(item, context)
-            {
-                if let Err(message) = cfg.build(&self.base_dir) {
-                    self.error(item.mark, format!("{}: {message}", cfg.kind()));
-                }
-                configs.push(cfg);
+            let Some(spec) = self.processor(item, context) else {
+                continue;
+            };
+            let built = spec.build(&ProcessorBuild {
+                base_dir: &self.base_dir,
+                scope: "check",
+            });
+            if let Err(message) = built {
+                self.error(item.mark, format!("{}: {message}", spec.kind));
             }
+            specs.push(spec);
         }
-        configs
+        specs
     }
 
-    /// Builds processors to find what cannot work (bad regex, unknown grok pattern, bad date format).
-    fn check_processors(
-        &mut self,
-        list: &Node,
-        configs: &[crate::processors::config::ProcessorConfig],
-    ) -> bool {
-        let marks: Vec<Mark> = match &list.kind {
-            NodeKind::Seq(items) => items.iter().map(|n| n.mark).collect(),
-            _ => Vec::new(),
-        };
-        let mut ok = true;
-        for (i, cfg) in configs.iter().enumerate() {
-            if let Err(message) = cfg.build(&self.base_dir) {
+    /// Reads one `- name: {settings}` entry of a processors list.
+    fn processor(&mut self, item: &Node, context: &str) -> Option<ProcessorSpec> {
+        let entries = match &item.kind {
+            NodeKind::Map(entries) if entries.len() == 1 => entries,
+            _ => {
                 self.error(
-                    marks.get(i).copied().unwrap_or(list.mark),
-                    format!("{}: {message}", cfg.kind()),
+                    item.mark,
+                    format!(
+                        "{context}: each entry names one processor with its settings, like `- grok: {{field: message, patterns: [...]}}`; found {}",
+                        item.kind_name()
+                    ),
                 );
-                ok = false;
+                return None;
             }
+        };
+        let (key, body) = &entries[0];
+        let name = key.as_str().unwrap_or("");
+        let Some(kind) = registry::processor(name) else {
+            let known = registry::processor_names();
+            self.error(
+                key.mark,
+                format!(
+                    "{context}: unknown variant `{name}`{}",
+                    super::de::known_suffix(name, &known)
+                ),
+            );
+            return None;
+        };
+        // `- drop:` and `- drop: {}` both mean "no settings".
+        let body = match &body.kind {
+            NodeKind::Null => Node {
+                kind: NodeKind::Map(Vec::new()),
+                mark: body.mark,
+            },
+            _ => body.clone(),
+        };
+        if !matches!(body.kind, NodeKind::Map(_)) {
+            self.error(
+                body.mark,
+                format!(
+                    "{context}: the settings of `{name}` must be a mapping, found {}",
+                    body.kind_name()
+                ),
+            );
+            return None;
         }
-        ok
+        let (shared, own) = split_keys(&body, ProcessorOptions::KEYS);
+        let options = self.section_all::<ProcessorOptions>(&shared, context, &[]);
+        let config = kind.load(self, &own);
+        Some(ProcessorSpec {
+            kind: kind.name,
+            options: options?,
+            config: Arc::from(config?),
+            mark: item.mark,
+        })
     }
 
     /// Reads a list of `type:`-tagged components (inputs, outputs).
@@ -350,7 +464,7 @@ impl Loader {
         root: &Node,
         key: &str,
         types: &[&str],
-        mut build: impl FnMut(&mut Loader, &str, &Node, usize) -> Option<T>,
+        mut build: impl FnMut(&mut Loader, &str, &Node) -> Option<T>,
     ) -> Option<Vec<T>> {
         let Some(list) = root.get(key) else {
             self.error(
@@ -378,8 +492,8 @@ impl Loader {
         }
         let mut out = Vec::new();
         let mut ok = true;
-        for (index, item) in items.iter().enumerate() {
-            let NodeKind::Map(entries) = &item.kind else {
+        for item in items {
+            if !matches!(item.kind, NodeKind::Map(_)) {
                 self.error(
                     item.mark,
                     format!(
@@ -389,7 +503,7 @@ impl Loader {
                 );
                 ok = false;
                 continue;
-            };
+            }
             let Some(kind_node) = item.get("type") else {
                 self.error(
                     item.mark,
@@ -414,18 +528,9 @@ impl Loader {
                 ok = false;
                 continue;
             }
-            // The body without `type`, positions intact.
-            let body = Node {
-                kind: NodeKind::Map(
-                    entries
-                        .iter()
-                        .filter(|(k, _)| k.as_str() != Some("type"))
-                        .cloned()
-                        .collect(),
-                ),
-                mark: item.mark,
-            };
-            match build(self, kind, &body, index) {
+            // The entry without `type`, positions intact.
+            let (_, body) = split_keys(item, &["type"]);
+            match build(self, kind, &body) {
                 Some(v) => out.push(v),
                 None => ok = false,
             }
@@ -433,111 +538,126 @@ impl Loader {
         ok.then_some(out)
     }
 
-    fn input(&mut self, kind: &str, body: &Node, _index: usize) -> Option<InputConfig> {
-        match kind {
-            "file" => {
-                let mut cfg: crate::inputs::file::config::FileInputConfig =
-                    self.section_all(body, "file input")?;
-                let errors = crate::inputs::file::validate(&mut cfg, body, &self.base_dir);
-                let mut ok = errors.is_empty();
-                if let Some(list) = body.get("processors") {
-                    ok &= self.check_processors(list, &cfg.processors);
-                }
-                for (mark, message) in errors {
-                    self.error(mark, message);
-                }
-                ok.then_some(InputConfig::File(cfg))
-            }
-            "evtx" => {
-                let mut cfg: crate::inputs::evtx::EvtxInputConfig =
-                    self.section_all(body, "evtx input")?;
-                let errors = crate::inputs::evtx::validate(&mut cfg, &self.base_dir);
-                let mut ok = errors.is_empty();
-                for (key, message) in errors {
-                    self.error(body.get(key).map(|n| n.mark).unwrap_or(body.mark), message);
-                }
-                if let Some(list) = body.get("processors") {
-                    ok &= self.check_processors(list, &cfg.processors);
-                }
-                ok.then_some(InputConfig::Evtx(cfg))
-            }
-            "winlog" => {
-                let cfg: crate::inputs::winlog::config::WinlogInputConfig =
-                    self.section_all(body, "winlog input")?;
-                let errors = crate::inputs::winlog::config::validate(&cfg);
-                let mut ok = errors.is_empty();
-                for (key, message) in errors {
-                    self.error(body.get(key).map(|n| n.mark).unwrap_or(body.mark), message);
-                }
-                if let Some(list) = body.get("processors") {
-                    ok &= self.check_processors(list, &cfg.processors);
-                }
-                ok.then_some(InputConfig::Winlog(cfg))
-            }
-            _ => None,
+    /// Lets the component check its settings; reports what it found. Whether it found nothing.
+    fn validate(&mut self, body: &Node, run: impl FnOnce(&mut Validator<'_>)) -> bool {
+        let base = self.base_dir.clone();
+        let mut v = Validator::new(body, &base);
+        run(&mut v);
+        let problems = v.into_problems();
+        let ok = problems.is_empty();
+        for (mark, message) in problems {
+            self.error(mark, message);
         }
+        ok
     }
 
-    fn output(&mut self, kind: &str, body: &Node, _index: usize) -> Option<OutputConfig> {
-        match kind {
-            "console" => self
-                .section_all(body, "console output")
-                .map(OutputConfig::Console),
-            "file" => {
-                let mut cfg: crate::outputs::file::FileOutputConfig =
-                    self.section_all(body, "file output")?;
-                cfg.path = self.resolve(&cfg.path);
-                Some(OutputConfig::File(cfg))
+    fn input(&mut self, kind: &str, body: &Node) -> Option<InputSpec> {
+        let kind = registry::input(kind)?;
+        let (shared, own) = split_keys(body, InputOptions::KEYS);
+        let (processors, shared) = split_keys(&shared, &["processors"]);
+        let options =
+            self.section_all::<InputOptions>(&shared, &format!("{} input", kind.name), &[]);
+        let processors = match processors.get("processors") {
+            Some(list) => {
+                let before = self.errors.len();
+                let p = self.processors(list, "processors");
+                (self.errors.len() == before).then_some(p)
             }
-            "elasticsearch" => {
-                let mut cfg: crate::outputs::elasticsearch::config::ElasticsearchConfig =
-                    self.section_all(body, "elasticsearch output")?;
-                for p in [&mut cfg.tls.ca, &mut cfg.tls.certificate, &mut cfg.tls.key]
-                    .into_iter()
-                    .flatten()
-                {
-                    *p = self.resolve(p);
-                }
-                let errors = cfg.validate();
-                for e in &errors {
-                    let mark = body.get(e.key).map(|n| n.mark).unwrap_or(body.mark);
-                    self.error(
-                        mark,
-                        format!("elasticsearch output: `{}`: {}", e.key, e.message),
-                    );
-                }
-                errors
-                    .is_empty()
-                    .then(|| OutputConfig::Elasticsearch(Box::new(cfg)))
-            }
-            _ => None,
-        }
-    }
-
-    fn check_unique_ids(&mut self, root: &Node, inputs: &[InputConfig], outputs: &[OutputConfig]) {
-        let mut seen = std::collections::HashSet::new();
-        let input_nodes = match root.get("inputs").map(|n| &n.kind) {
-            Some(NodeKind::Seq(items)) => items.clone(),
-            _ => Vec::new(),
+            None => Some(Vec::new()),
         };
-        for (i, input) in inputs.iter().enumerate() {
-            let id = input_id(input);
-            if !seen.insert(id.clone()) {
-                let mark = input_nodes
-                    .get(i)
-                    .map(|n| n.get("id").map(|x| x.mark).unwrap_or(n.mark))
-                    .unwrap_or(root.mark);
-                self.error(mark, format!("two inputs have the id `{id}`: ids key the registry, give each input its own"));
+        let mut config = kind.load(self, &own)?;
+        let ok = self.validate(body, |v| config.validate(v));
+        let mut options = options?;
+        options.processors = processors?;
+        let id = options.id.clone().unwrap_or_else(|| config.default_id());
+        ok.then(|| InputSpec {
+            kind: kind.name,
+            id,
+            options,
+            config: Arc::from(config),
+            mark: body.mark,
+        })
+    }
+
+    fn output(&mut self, kind: &str, body: &Node) -> Option<OutputSpec> {
+        let kind = registry::output(kind)?;
+        let (shared, own) = split_keys(body, OutputOptions::KEYS);
+        let options =
+            self.section_all::<OutputOptions>(&shared, &format!("{} output", kind.name), &[]);
+        let mut config = kind.load(self, &own)?;
+        let ok = self.validate(body, |v| config.validate(v));
+        let options = options?;
+        ok.then(|| OutputSpec {
+            kind: kind.name,
+            // Without an id the name is `<type>-<position>`, set once the list is read.
+            name: options.id.clone().unwrap_or_default(),
+            options,
+            config: Arc::from(config),
+            mark: body.mark,
+        })
+    }
+
+    /// Input ids key checkpoints and metrics: no two inputs may share one, nor the file their
+    /// checkpoints are kept in.
+    fn check_unique_inputs(&mut self, inputs: &[InputSpec]) {
+        let mut seen: HashMap<String, &InputSpec> = HashMap::new();
+        for input in inputs {
+            let stem = crate::component::file_stem(&input.id);
+            match seen.get(&stem) {
+                Some(first) => {
+                    let message = if first.id == input.id {
+                        format!(
+                            "two inputs have the id `{}` (the first at line {}): ids key the checkpoints and metrics, give each input its own",
+                            input.id, first.mark.line
+                        )
+                    } else {
+                        format!(
+                            "the inputs `{}` (line {}) and `{}` would keep their checkpoints in the same file: choose ids that differ by more than case",
+                            first.id, first.mark.line, input.id
+                        )
+                    };
+                    self.error(input.mark, message);
+                }
+                None => {
+                    seen.insert(stem, input);
+                }
             }
         }
-        let mut names = std::collections::HashSet::new();
-        for (i, o) in outputs.iter().enumerate() {
-            let name = o.name(i);
-            if !names.insert(name.clone()) {
+    }
+
+    /// Two components cannot listen on the same address.
+    fn check_listen_conflicts(&mut self, inputs: &[InputSpec]) {
+        let mut taken: Vec<(Listen, &InputSpec)> = Vec::new();
+        for input in inputs {
+            for l in input.config.listen() {
+                if let Some((_, other)) = taken.iter().find(|(t, _)| t.conflicts_with(&l)) {
+                    let message = format!(
+                        "input `{}` wants to listen on {} {}, where input `{}` (line {}) listens already: give each its own port or address",
+                        input.id, l.protocol, l.address, other.id, other.mark.line
+                    );
+                    self.error(input.mark, message);
+                } else {
+                    taken.push((l, input));
+                }
+            }
+        }
+    }
+
+    /// Output names label metrics and name the dead-letter file and the queue cursor.
+    fn check_unique_outputs(&mut self, outputs: &[OutputSpec]) {
+        let mut seen: HashMap<String, (String, usize)> = HashMap::new();
+        for o in outputs {
+            let name = o.name.clone();
+            let stem = crate::component::file_stem(&name);
+            if let Some((first, line)) = seen.get(&stem) {
                 self.error(
-                    root.get("outputs").map(|n| n.mark).unwrap_or(root.mark),
-                    format!("two outputs are named `{name}`"),
+                    o.mark,
+                    format!(
+                        "two outputs are named `{name}` (the first, `{first}`, at line {line}): names key the queue cursors and dead-letter files, give each output its own `id`"
+                    ),
                 );
+            } else {
+                seen.insert(stem, (name, o.mark.line));
             }
         }
     }
@@ -549,6 +669,33 @@ impl Loader {
             lexical_clean(&self.base_dir.join(p))
         }
     }
+}
+
+/// Splits a mapping into the entries whose keys are in `keys` and the rest, positions intact.
+fn split_keys(node: &Node, keys: &[&str]) -> (Node, Node) {
+    let NodeKind::Map(entries) = &node.kind else {
+        return (
+            Node {
+                kind: NodeKind::Map(Vec::new()),
+                mark: node.mark,
+            },
+            node.clone(),
+        );
+    };
+    let (mine, rest): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .cloned()
+        .partition(|(k, _)| k.as_str().is_some_and(|k| keys.contains(&k)));
+    (
+        Node {
+            kind: NodeKind::Map(mine),
+            mark: node.mark,
+        },
+        Node {
+            kind: NodeKind::Map(rest),
+            mark: node.mark,
+        },
+    )
 }
 
 /// Removes `.` components so paths read the way a person would write them.
@@ -568,24 +715,6 @@ pub fn lexical_clean(p: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// The id of an input as used for its registry and metrics.
-pub fn input_id(input: &InputConfig) -> String {
-    match input {
-        InputConfig::File(c) => {
-            c.id.clone()
-                .unwrap_or_else(|| crate::inputs::file::default_id(&c.paths))
-        }
-        InputConfig::Evtx(c) => {
-            c.id.clone()
-                .unwrap_or_else(|| crate::inputs::evtx::default_id(&c.paths))
-        }
-        InputConfig::Winlog(c) => {
-            c.id.clone()
-                .unwrap_or_else(|| crate::inputs::winlog::config::default_id(&c.channels))
-        }
-    }
 }
 
 /// Where logward keeps its state when the configuration does not say.
@@ -610,12 +739,8 @@ fn quoted_list(items: &[&str]) -> String {
 
 /// "unknown key `x` …; did you mean `y`? Known keys: …"
 pub fn unknown_key_message(name: &str, known: &[&str], place: &str) -> String {
-    let suggestion = known
-        .iter()
-        .map(|k| (edit_distance(name, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min()
-        .map(|(_, k)| format!("; did you mean `{k}`?"))
+    let suggestion = closest(name, known)
+        .map(|k| format!("; did you mean `{k}`?"))
         .unwrap_or_default();
     format!(
         "`{name}` is not known {place}{suggestion} (known: {})",
@@ -623,22 +748,14 @@ pub fn unknown_key_message(name: &str, known: &[&str], place: &str) -> String {
     )
 }
 
-/// Levenshtein distance, for "did you mean" hints.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+/// The known name closest to `name`, when it is close enough to be a likely typo.
+pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
@@ -658,9 +775,9 @@ mod tests {
             .unwrap();
         assert_eq!(c.inputs.len(), 1);
         assert_eq!(c.shutdown_timeout, HumanDuration::secs(30));
-        let OutputConfig::File(f) = &c.outputs[0] else {
-            panic!()
-        };
+        let f = c.outputs[0]
+            .config_as::<crate::outputs::file::FileOutputConfig>()
+            .unwrap();
         assert_eq!(f.path, PathBuf::from("/tmp/out"));
     }
 
@@ -696,7 +813,7 @@ mod tests {
         let text = "inputs:\n  - type: winlog\n    channels: [Security, security]\n    event_ids: [\"46x\"]\n    batch_size: 0\noutputs: [{type: console}]\n";
         let shown = load(text).unwrap_err().to_string();
         assert!(
-            shown.contains("test.yml:3:15: the channel \"security\" is listed twice"),
+            shown.contains("test.yml:3:26: the channel \"security\" is listed twice"),
             "{shown}"
         );
         assert!(
@@ -727,5 +844,112 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(errs.contains("LOGS is not set"), "{errs}");
+    }
+}
+
+#[cfg(test)]
+mod component_tests {
+    use super::*;
+    use crate::component::{InputBuild, InputConfig, Protocol};
+
+    /// A server input as far as the loader is concerned: it only declares where it listens.
+    #[derive(Debug)]
+    struct Listener(&'static str);
+
+    impl InputConfig for Listener {
+        fn default_id(&self) -> String {
+            "listener".into()
+        }
+        fn listen(&self) -> Vec<Listen> {
+            vec![Listen {
+                protocol: Protocol::Tcp,
+                address: self.0.parse().unwrap(),
+                key: "listen",
+            }]
+        }
+        fn build(&self, _: &InputBuild<'_>) -> anyhow::Result<Box<dyn crate::inputs::Input>> {
+            anyhow::bail!("not built in this test")
+        }
+    }
+
+    fn spec(id: &str, line: usize, addr: &'static str) -> InputSpec {
+        InputSpec {
+            kind: "listener",
+            id: id.into(),
+            options: InputOptions::default(),
+            config: Arc::new(Listener(addr)),
+            mark: Mark { line, col: 5 },
+        }
+    }
+
+    #[test]
+    fn two_inputs_on_one_address_are_refused_with_both_places() {
+        let mut loader = Loader {
+            errors: Vec::new(),
+            base_dir: PathBuf::from("."),
+        };
+        loader.check_listen_conflicts(&[
+            spec("syslog", 3, "0.0.0.0:5514"),
+            spec("beats", 9, "127.0.0.1:5044"),
+            spec("other", 14, "127.0.0.1:5514"),
+        ]);
+        assert_eq!(loader.errors.len(), 1, "{:?}", loader.errors);
+        let e = &loader.errors[0];
+        assert_eq!(e.mark, Some(Mark { line: 14, col: 5 }));
+        assert!(
+            e.message
+                .contains("input `other` wants to listen on tcp 127.0.0.1:5514, where input `syslog` (line 3) listens already"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn ids_that_differ_in_case_only_are_refused() {
+        let mut loader = Loader {
+            errors: Vec::new(),
+            base_dir: PathBuf::from("."),
+        };
+        let mut a = spec("App", 3, "127.0.0.1:1");
+        let mut b = spec("App", 9, "127.0.0.1:2");
+        loader.check_unique_inputs(&[a.clone(), b.clone()]);
+        assert!(
+            loader.errors[0]
+                .message
+                .contains("two inputs have the id `App`")
+        );
+        // Distinct ids never share a checkpoint file, so they are fine however alike they look.
+        loader.errors.clear();
+        a.id = "web.app".into();
+        b.id = "web_app".into();
+        loader.check_unique_inputs(&[a, b]);
+        assert!(loader.errors.is_empty(), "{:?}", loader.errors);
+    }
+
+    #[test]
+    fn worker_threads_and_unknown_component_keys_are_checked() {
+        let dir = std::env::temp_dir();
+        let text = "worker_threads: 0\ninputs:\n  - type: file\n    paths: [/tmp/*.log]\n    tagz: [a]\noutputs:\n  - type: blackhole\n";
+        let shown = load_str(text, "t.yml", &dir, &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            shown.contains("t.yml:1:17: worker_threads: 0 is out of range"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("t.yml:5:5: file input: unknown field `tagz`; did you mean `tags`?"),
+            "{shown}"
+        );
+        let ok = load_str(
+            "worker_threads: 3\ninputs: [{type: stdin}]\noutputs: [{type: blackhole, id: sink}]\n",
+            "t.yml",
+            &dir,
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(ok.worker_threads, 3);
+        assert_eq!(ok.inputs[0].id, "stdin");
+        assert_eq!(ok.outputs[0].name, "sink");
     }
 }

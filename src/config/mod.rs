@@ -9,4 +9,4 @@ pub mod model;
 pub mod yaml;
 
 pub use load::{ConfigError, ConfigErrors, load_file, load_str};
-pub use model::{Config, InputConfig, OutputConfig, QueueKind};
+pub use model::{Config, QueueKind};

@@ -1,10 +1,7 @@
 //! The configuration model: what a `logward.yml` can say.
 
 use super::{ByteSize, HumanDuration};
-use crate::inputs::file::config::FileInputConfig;
-use crate::outputs::console::ConsoleOutputConfig;
-use crate::outputs::file::FileOutputConfig;
-use crate::processors::config::ProcessorConfig;
+use crate::component::{InputSpec, OutputSpec, ProcessorSpec};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -18,70 +15,30 @@ pub struct Config {
     /// Where the configuration came from (for messages).
     pub source: String,
     /// Inputs, in order.
-    pub inputs: Vec<InputConfig>,
+    pub inputs: Vec<InputSpec>,
     /// Processors for every event, after each input's own.
-    pub processors: Vec<ProcessorConfig>,
+    pub processors: Vec<ProcessorSpec>,
     /// The queue between processors and outputs.
     pub queue: QueueConfig,
     /// Outputs, in order.
-    pub outputs: Vec<OutputConfig>,
+    pub outputs: Vec<OutputSpec>,
     /// logward's own logs.
     pub logging: LoggingConfig,
     /// How long a graceful stop may take to drain events and save checkpoints.
     pub shutdown_timeout: HumanDuration,
     /// How often a progress line is printed (`0s` turns it off).
     pub progress_interval: HumanDuration,
+    /// Threads of the async runtime that runs outputs and network inputs.
+    pub worker_threads: usize,
 }
 
-/// One input, chosen by its `type`.
-#[derive(Debug, Clone)]
-pub enum InputConfig {
-    /// `type: file`.
-    File(FileInputConfig),
-    /// `type: evtx`.
-    Evtx(crate::inputs::evtx::EvtxInputConfig),
-    /// `type: winlog` (Windows only).
-    Winlog(crate::inputs::winlog::config::WinlogInputConfig),
-}
-
-impl InputConfig {
-    /// The names accepted after `type:`.
-    pub const TYPES: &'static [&'static str] = &["file", "evtx", "winlog"];
-
-    /// The input's own processors.
-    pub fn processors(&self) -> &[ProcessorConfig] {
-        match self {
-            InputConfig::File(c) => &c.processors,
-            InputConfig::Evtx(c) => &c.processors,
-            InputConfig::Winlog(c) => &c.processors,
-        }
-    }
-}
-
-/// One output, chosen by its `type`.
-#[derive(Debug, Clone)]
-pub enum OutputConfig {
-    /// `type: console`.
-    Console(ConsoleOutputConfig),
-    /// `type: file`.
-    File(FileOutputConfig),
-    /// `type: elasticsearch` (also OpenSearch).
-    Elasticsearch(Box<crate::outputs::elasticsearch::config::ElasticsearchConfig>),
-}
-
-impl OutputConfig {
-    /// The names accepted after `type:`.
-    pub const TYPES: &'static [&'static str] = &["console", "file", "elasticsearch"];
-
-    /// The output's name in metrics and logs.
-    pub fn name(&self, index: usize) -> String {
-        let (kind, id) = match self {
-            OutputConfig::Console(c) => ("console", c.id.clone()),
-            OutputConfig::File(c) => ("file", c.id.clone()),
-            OutputConfig::Elasticsearch(c) => ("elasticsearch", c.id.clone()),
-        };
-        id.unwrap_or_else(|| format!("{kind}-{index}"))
-    }
+/// The default number of async worker threads: one per core, at least 2 (so one slow request never
+/// holds up the others), at most 8.
+pub fn default_worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
 }
 
 /// `queue:`.

@@ -83,6 +83,48 @@ impl Node {
         }
     }
 
+    /// A tree for a JSON value (strings become quoted scalars, numbers and booleans plain ones), for code
+    /// that configures components without a file. Positions are all 0:0.
+    pub fn from_json(value: &serde_json::Value) -> Node {
+        use serde_json::Value;
+        let kind = match value {
+            Value::Null => NodeKind::Null,
+            Value::Bool(b) => NodeKind::Scalar {
+                text: b.to_string(),
+                plain: true,
+            },
+            Value::Number(n) => NodeKind::Scalar {
+                text: n.to_string(),
+                plain: true,
+            },
+            Value::String(s) => NodeKind::Scalar {
+                text: s.clone(),
+                plain: false,
+            },
+            Value::Array(items) => NodeKind::Seq(items.iter().map(Node::from_json).collect()),
+            Value::Object(map) => NodeKind::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        (
+                            Node {
+                                kind: NodeKind::Scalar {
+                                    text: k.clone(),
+                                    plain: false,
+                                },
+                                mark: Mark::default(),
+                            },
+                            Node::from_json(v),
+                        )
+                    })
+                    .collect(),
+            ),
+        };
+        Node {
+            kind,
+            mark: Mark::default(),
+        }
+    }
+
     /// A short word for the node's kind, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {

@@ -1,7 +1,7 @@
 //! The short progress line printed while logward runs: rates and totals, so a person watching a console
 //! sees that events flow and where they stop.
 
-use super::metrics;
+use super::{component, metrics};
 use crate::pipeline::shutdown::StopSignal;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -12,29 +12,28 @@ pub fn report(every: Duration, stop: StopSignal) {
     let mut last = (Instant::now(), 0u64, 0u64);
     loop {
         let stopped = stop.wait_timeout(every);
-        let read = metrics::counter_total("input_events_total");
-        let out = metrics::counter_total("output_events_total");
+        let read = metrics::sum(component::RECEIVED_EVENTS, &[("component_kind", "input")]);
+        let out = metrics::sum(component::SENT_EVENTS, &[("component_kind", "output")]);
         let now = Instant::now();
         let secs = now.duration_since(last.0).as_secs_f64().max(1e-6);
-        let rate_in = (read - last.1) as f64 / secs;
-        let rate_out = (out - last.2) as f64 / secs;
+        let rate_in = read.saturating_sub(last.1) as f64 / secs;
+        let rate_out = out.saturating_sub(last.2) as f64 / secs;
+        let error =
+            |error_type: &str| metrics::sum(component::ERRORS, &[("error_type", error_type)]);
         let extra = [
+            ("truncated", error("line_truncated")),
+            ("invalid utf-8", error("invalid_utf8")),
+            ("json errors", error("json_parse_failed")),
             (
-                "truncated",
-                metrics::counter_total("input_truncated_lines_total"),
+                "retries",
+                metrics::counter_total(crate::outputs::runner::RETRIES),
             ),
-            (
-                "invalid utf-8",
-                metrics::counter_total("input_invalid_utf8_lines_total"),
-            ),
-            (
-                "json errors",
-                metrics::counter_total("input_json_errors_total"),
-            ),
-            ("retries", metrics::counter_total("output_retries_total")),
             (
                 "dropped by processors",
-                metrics::counter_total("processor_dropped_events_total"),
+                metrics::sum(
+                    component::DISCARDED_EVENTS,
+                    &[("component_kind", "processor"), ("intentional", "true")],
+                ),
             ),
         ]
         .iter()

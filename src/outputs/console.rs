@@ -4,14 +4,16 @@ use super::{Batch, BoxFuture, Output, OutputError, SendOutcome};
 use crate::event::Event;
 use serde::Deserialize;
 use std::io::Write;
+use crate::component::{OutputBuild, OutputConfig, OutputKind};
+
+/// The `console` output type.
+pub const KIND: OutputKind =
+    OutputKind::of::<ConsoleOutputConfig>("console", "standard output or error");
 
 /// `type: console`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleOutputConfig {
-    /// A name for metrics and logs.
-    #[serde(default)]
-    pub id: Option<String>,
     /// `ndjson` (default) or `pretty`.
     #[serde(default)]
     pub codec: ConsoleCodec,
@@ -92,5 +94,11 @@ impl Output for ConsoleOutput {
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), OutputError>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+impl OutputConfig for ConsoleOutputConfig {
+    fn build(&self, _ctx: &OutputBuild<'_>) -> anyhow::Result<Vec<Box<dyn Output>>> {
+        Ok(vec![Box::new(ConsoleOutput::new(self))])
     }
 }

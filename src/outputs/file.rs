@@ -10,20 +10,22 @@
 use super::{Batch, BoxFuture, Output, OutputError, SendOutcome};
 use crate::config::ByteSize;
 use crate::event::Event;
-use crate::observe::metrics::{self, Counter};
+use crate::observe::component::{ComponentMetrics, Kind, SENT_BYTES};
+use crate::observe::metrics::Counter;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use crate::component::{OutputBuild, OutputConfig, OutputKind, Validator};
+
+/// The `file` output type.
+pub const KIND: OutputKind = OutputKind::of::<FileOutputConfig>("file", "rolling NDJSON files");
 
 /// `type: file`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileOutputConfig {
-    /// A name for metrics and logs.
-    #[serde(default)]
-    pub id: Option<String>,
     /// The folder the files are written to (created if missing).
     pub path: PathBuf,
     /// The name of the file being written; rotated files get `.1`, `.2`, … (`.1` is the newest).
@@ -141,8 +143,9 @@ impl FileOutput {
             len,
             marks,
             buf: Vec::with_capacity(1 << 20),
-            duplicates: metrics::counter("output_duplicates_skipped_total", &[("output", name)]),
-            bytes: metrics::counter("output_bytes_total", &[("output", name)]),
+            duplicates: ComponentMetrics::new(Kind::Output, name, "file")
+                .counter("output_duplicates_skipped_total"),
+            bytes: ComponentMetrics::new(Kind::Output, name, "file").counter(SENT_BYTES),
         })
     }
 
@@ -284,6 +287,18 @@ impl Output for FileOutput {
     }
 }
 
+impl OutputConfig for FileOutputConfig {
+    fn validate(&mut self, v: &mut Validator<'_>) {
+        self.path = v.resolve(&self.path);
+    }
+
+    fn build(&self, ctx: &OutputBuild<'_>) -> anyhow::Result<Vec<Box<dyn Output>>> {
+        let output = FileOutput::open(self, ctx.name)
+            .map_err(|e| anyhow::anyhow!("output `{}`: {e}", ctx.name))?;
+        Ok(vec![Box::new(output)])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,7 +306,6 @@ mod tests {
 
     fn cfg(dir: &Path, rotate: u64) -> FileOutputConfig {
         FileOutputConfig {
-            id: None,
             path: dir.to_path_buf(),
             filename: "out.ndjson".into(),
             rotate_every: ByteSize(rotate),

@@ -2,10 +2,14 @@
 //! recorded) or an error; the runner owns retries with capped, jittered exponential backoff (like Fluent
 //! Bit's engine) so every output gets the same retry behaviour.
 
-pub mod console;
-pub mod elasticsearch;
-pub mod file;
 pub mod runner;
+
+crate::components! {
+    kind: crate::component::OutputKind;
+    elasticsearch,
+    file,
+    console,
+}
 
 use crate::event::Event;
 use std::future::Future;

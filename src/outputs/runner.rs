@@ -2,12 +2,16 @@
 //! each batch's acknowledgement.
 
 use super::{Batch, Batching, Output, OutputError, SendOutcome};
-use crate::observe::metrics::{self, Counter};
+use crate::observe::component::{ComponentMetrics, SEND_DURATION, Stage};
+use crate::observe::metrics::{Counter, Histogram};
 use crate::pipeline::ack::AckStatus;
 use crate::pipeline::queue::{Delivery, QueueReader};
 use crate::pipeline::shutdown::StopSignal;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Batches sent again after an error.
+pub const RETRIES: &str = "output_retries_total";
 
 /// Retry timing: full-jitter exponential backoff.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +48,8 @@ struct Counters {
     batches: Counter,
     rejected_batches: Counter,
     retries: Counter,
+    send_errors: Counter,
+    send_duration: Histogram,
 }
 
 /// Takes the next batch for an output: waits for one queued batch, then gathers more until
@@ -82,17 +88,20 @@ async fn gather(reader: &mut QueueReader, batching: Batching, first_output: bool
 /// shutdown timeout expires: batches still being retried are then abandoned (their checkpoints do not
 /// move).
 pub async fn run_output(
-    name: String,
+    metrics: ComponentMetrics,
     workers: Vec<Box<dyn Output>>,
     reader: QueueReader,
     first_output: bool,
     force: StopSignal,
 ) {
+    let name = metrics.id().to_string();
     let counters = Counters {
-        events: metrics::counter("output_events_total", &[("output", &name)]),
-        batches: metrics::counter("output_batches_total", &[("output", &name)]),
-        rejected_batches: metrics::counter("output_rejected_batches_total", &[("output", &name)]),
-        retries: metrics::counter("output_retries_total", &[("output", &name)]),
+        events: metrics.sent_events(),
+        batches: metrics.counter("output_batches_total"),
+        rejected_batches: metrics.counter("output_rejected_batches_total"),
+        retries: metrics.counter(RETRIES),
+        send_errors: metrics.errors("send_failed", Stage::Sending),
+        send_duration: metrics.histogram(SEND_DURATION),
     };
     let reader = Arc::new(tokio::sync::Mutex::new(reader));
     let mut tasks = tokio::task::JoinSet::new();
@@ -133,7 +142,10 @@ async fn run_worker(
             if force.is_stopped() {
                 break None;
             }
-            match output.send(&batch).await {
+            let started = std::time::Instant::now();
+            let sent = output.send(&batch).await;
+            counters.send_duration.observe(started.elapsed());
+            match sent {
                 Ok(SendOutcome::Delivered) => break Some(AckStatus::Delivered),
                 Ok(SendOutcome::Rejected) => {
                     counters.rejected_batches.inc();
@@ -142,6 +154,7 @@ async fn run_worker(
                 Err(e) => {
                     attempt += 1;
                     counters.retries.inc();
+                    counters.send_errors.inc();
                     let wait = backoff.delay(attempt);
                     match &e {
                         OutputError::Retryable(msg) => {

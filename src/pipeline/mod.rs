@@ -1,6 +1,7 @@
-//! Wiring: inputs → processors → queue → outputs, acknowledgements and shutdown.
+//! Wiring: inputs → processors → queue → outputs, acknowledgements, checkpoints and shutdown.
 
 pub mod ack;
+pub mod checkpoint;
 pub mod disk;
 pub mod queue;
 pub mod run;

@@ -6,7 +6,8 @@
 
 use super::ack::{AckRef, AckStatus};
 use crate::event::Event;
-use crate::observe::metrics::{self, Counter, Gauge};
+use crate::observe::component::BufferMetrics;
+use crate::observe::metrics::{Counter, Gauge};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -86,6 +87,7 @@ impl QueueReader {
 pub struct MemoryWriter {
     outputs: Arc<Vec<mpsc::Sender<Delivery>>>,
     queued: Gauge,
+    received: Counter,
 }
 
 /// The reading end of one output, memory queue.
@@ -109,7 +111,9 @@ pub fn memory_queue(outputs: usize, capacity_batches: usize) -> (QueueWriter, Ve
 }
 
 fn memory_parts(outputs: usize, capacity_batches: usize) -> (MemoryWriter, Vec<MemoryReader>) {
-    let queued = metrics::gauge("queue_events", &[("queue", "memory")]);
+    let buffer = BufferMetrics::new("memory");
+    let queued = buffer.events();
+    let received = buffer.received_events();
     let mut txs = Vec::with_capacity(outputs);
     let mut readers = Vec::with_capacity(outputs);
     for _ in 0..outputs {
@@ -124,6 +128,7 @@ fn memory_parts(outputs: usize, capacity_batches: usize) -> (MemoryWriter, Vec<M
         MemoryWriter {
             outputs: Arc::new(txs),
             queued,
+            received,
         },
         readers,
     )
@@ -159,6 +164,7 @@ impl MemoryWriter {
             tx.blocking_send(d).map_err(|_| Closed)?;
         }
         self.queued.add(n);
+        self.received.add(n as u64);
         Ok(events)
     }
 
@@ -171,6 +177,7 @@ impl MemoryWriter {
             tx.send(d).await.map_err(|_| Closed)?;
         }
         self.queued.add(n);
+        self.received.add(n as u64);
         Ok(())
     }
 }

@@ -5,14 +5,15 @@
 //! the force signal makes outputs abandon their retries and inputs stop waiting: nothing unacknowledged
 //! has moved a checkpoint, so it is read again after the restart.
 
-use super::ack::AckReceiver;
+use super::checkpoint::CheckpointStore;
 use super::disk::DiskQueue;
 use super::queue::{QueueReader, QueueWriter, memory_queue};
 use super::sender::EventSender;
 use super::shutdown::StopSignal;
-use crate::config::load::input_id;
-use crate::config::{Config, InputConfig, OutputConfig, QueueKind};
+use crate::component::{Decoration, InputBuild, InputSpec, OutputBuild};
+use crate::config::{Config, QueueKind};
 use crate::inputs::{Input, InputContext};
+use crate::observe::component::{ComponentMetrics, Kind};
 use crate::outputs::Output;
 use crate::outputs::runner::run_output;
 use crate::processors::config::build_chain;
@@ -28,9 +29,9 @@ pub struct Control {
     pub force: StopSignal,
 }
 
-/// An output's name, its workers, and its end of the queue.
+/// An output's metrics (which name it), its workers, and its end of the queue.
 type BuiltOutput = (
-    String,
+    ComponentMetrics,
     Vec<Box<dyn Output>>,
     crate::pipeline::queue::QueueReader,
 );
@@ -38,7 +39,7 @@ type BuiltOutput = (
 /// Everything built from the configuration, before anything runs. Building can fail (a file output folder
 /// that cannot be created, a processor that does not compile); then nothing has started.
 pub struct Built {
-    inputs: Vec<(String, Box<dyn Input>, EventSender)>,
+    inputs: Vec<(InputSpec, Box<dyn Input>, EventSender)>,
     outputs: Vec<BuiltOutput>,
     /// The disk queue's file thread, joined after the outputs so cursors are saved.
     queue_thread: Option<std::thread::JoinHandle<()>>,
@@ -62,12 +63,7 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
     })?;
     let global = Arc::new(global);
     let capacity = (config.queue.max_events / config.queue.batch_events.max(1)).max(2);
-    let names: Vec<String> = config
-        .outputs
-        .iter()
-        .enumerate()
-        .map(|(i, o)| o.name(i))
-        .collect();
+    let names: Vec<String> = config.outputs.iter().map(|o| o.name.clone()).collect();
     let (writer, readers, queue_thread) = match config.queue.kind {
         QueueKind::Memory => {
             let (w, r) = memory_queue(config.outputs.len(), capacity);
@@ -97,45 +93,46 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
         }
     };
     let mut outputs = Vec::new();
-    for ((index, out_cfg), reader) in config.outputs.iter().enumerate().zip(readers) {
-        let name = out_cfg.name(index);
-        let output: Vec<Box<dyn Output>> = match out_cfg {
-            OutputConfig::Console(c) => {
-                vec![Box::new(crate::outputs::console::ConsoleOutput::new(c))]
-            }
-            OutputConfig::File(c) => vec![Box::new(
-                crate::outputs::file::FileOutput::open(c, &name)
-                    .with_context(|| format!("output `{name}`"))?,
-            )],
-            OutputConfig::Elasticsearch(c) => {
-                crate::outputs::elasticsearch::build_workers(c, &name, &config.data_dir)?
-                    .into_iter()
-                    .map(|w| Box::new(w) as Box<dyn Output>)
-                    .collect()
-            }
-        };
-        outputs.push((name, output, reader));
+    for (spec, reader) in config.outputs.iter().zip(readers) {
+        let workers = spec.config.build(&OutputBuild {
+            name: &spec.name,
+            data_dir: &config.data_dir,
+        })?;
+        let metrics = ComponentMetrics::new(Kind::Output, &spec.name, spec.kind);
+        outputs.push((metrics, workers, reader));
     }
     let mut inputs = Vec::new();
-    for input_cfg in &config.inputs {
-        let id = input_id(input_cfg);
-        let chain = build_chain(input_cfg.processors(), &id, &config.base_dir).map_err(|errs| {
-            anyhow::anyhow!(
-                "the processors of input `{id}` cannot be built:\n{}",
-                errs.iter()
-                    .map(|e| format!("  processors[{}] ({}): {}", e.index, e.processor, e.message))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        })?;
-        let batch = config.queue.batch_events;
-        let input: Box<dyn Input> = match input_cfg {
-            InputConfig::File(c) => Box::new(crate::inputs::file::FileInput::new(c.clone(), batch)),
-            InputConfig::Evtx(c) => Box::new(crate::inputs::evtx::EvtxInput::new(c.clone(), batch)),
-            InputConfig::Winlog(c) => Box::new(crate::inputs::winlog::WinlogInput::new(c.clone())),
-        };
-        let sender = EventSender::new(&id, Arc::new(chain), Arc::clone(&global), writer.clone());
-        inputs.push((id, input, sender));
+    for spec in &config.inputs {
+        let id = &spec.id;
+        let chain =
+            build_chain(&spec.options.processors, id, &config.base_dir).map_err(|errs| {
+                anyhow::anyhow!(
+                    "the processors of input `{id}` cannot be built:\n{}",
+                    errs.iter()
+                        .map(|e| format!(
+                            "  processors[{}] ({}): {}",
+                            e.index, e.processor, e.message
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            })?;
+        let input = spec
+            .config
+            .build(&InputBuild {
+                id,
+                batch_events: config.queue.batch_events,
+                base_dir: &config.base_dir,
+            })
+            .with_context(|| format!("input `{id}`"))?;
+        let metrics = ComponentMetrics::new(Kind::Input, id, spec.kind);
+        let sender = EventSender::new(
+            &metrics,
+            Arc::new(chain),
+            Arc::clone(&global),
+            writer.clone(),
+        );
+        inputs.push((spec.clone(), input, sender));
     }
     Ok(Built {
         inputs,
@@ -158,8 +155,8 @@ pub fn build_processors_only(config: &Config) -> anyhow::Result<()> {
     build_chain(&config.processors, "global", &config.base_dir)
         .map_err(|e| describe("the pipeline", e))?;
     for input in &config.inputs {
-        build_chain(input.processors(), "check", &config.base_dir)
-            .map_err(|e| describe(&format!("input `{}`", input_id(input)), e))?;
+        build_chain(&input.options.processors, "check", &config.base_dir)
+            .map_err(|e| describe(&format!("input `{}`", input.id), e))?;
     }
     Ok(())
 }
@@ -168,7 +165,7 @@ pub fn build_processors_only(config: &Config) -> anyhow::Result<()> {
 /// Blocks the calling thread; the async parts run on their own runtime.
 pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(config.worker_threads.max(1))
         .thread_name("logward-worker")
         .enable_all()
         .build()
@@ -192,15 +189,17 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
         )));
     }
     let mut input_threads = Vec::new();
-    for (id, input, sender) in built.inputs {
+    for (spec, input, sender) in built.inputs {
+        let id = spec.id.clone();
         let ctx = InputContext {
             id: id.clone(),
-            data_dir: config.data_dir.clone(),
             sender,
-            acks: AckReceiver::new(),
+            checkpoints: CheckpointStore::new(&config.data_dir, &id, spec.kind),
+            decoration: Decoration::new(spec.kind, &spec.options),
             stop: control.stop.clone(),
             force: control.force.clone(),
             host_name: host_name.clone(),
+            runtime: runtime.handle().clone(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("input-{id}"))

@@ -4,7 +4,8 @@
 use super::ack::{AckRef, AckStatus};
 use super::queue::{Closed, QueueWriter};
 use crate::event::Event;
-use crate::observe::metrics::{self, Counter};
+use crate::observe::component::ComponentMetrics;
+use crate::observe::metrics::Counter;
 use crate::processors::Chain;
 use std::sync::Arc;
 
@@ -19,9 +20,10 @@ pub struct EventSender {
 }
 
 impl EventSender {
-    /// A sender for the input `input_id`.
+    /// A sender for the input whose metrics are `input`: what the input read counts as received, what
+    /// enters the queue after the processors as sent.
     pub fn new(
-        input_id: &str,
+        input: &ComponentMetrics,
         input_chain: Arc<Chain>,
         global_chain: Arc<Chain>,
         queue: QueueWriter,
@@ -30,8 +32,8 @@ impl EventSender {
             input_chain,
             global_chain,
             queue,
-            received: metrics::counter("input_events_total", &[("input", input_id)]),
-            sent: metrics::counter("pipeline_events_in_total", &[("input", input_id)]),
+            received: input.received_events(),
+            sent: input.sent_events(),
         }
     }
 

@@ -2,7 +2,8 @@
 //! actions applied when a processor succeeds (`add_tag`, `add_field`, `remove_field`, `remove_tag`).
 
 use crate::event::{Event, FieldPath};
-use crate::observe::metrics::{self, Counter};
+use crate::observe::component::{ComponentMetrics, Kind, Stage};
+use crate::observe::metrics::Counter;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -121,11 +122,13 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// `tags` are added on failure (e.g. `_grokparsefailure`).
-    pub fn new(processor: &str, tags: Vec<String>) -> Failure {
+    /// `tags` are added on failure (e.g. `_grokparsefailure`); counted as
+    /// `component_errors_total{error_type="failed"}` of the processor in its chain (`scope`).
+    pub fn new(processor: &'static str, scope: &str, tags: Vec<String>) -> Failure {
         Failure {
             tags,
-            counter: metrics::counter("processor_failures_total", &[("processor", processor)]),
+            counter: ComponentMetrics::new(Kind::Processor, scope, processor)
+                .errors("failed", Stage::Processing),
         }
     }
 

@@ -1,44 +1,13 @@
-//! Processor configuration: one entry of a `processors:` list is a one-key mapping naming the processor,
-//! as in Beats (`- grok: {…}`), and every processor accepts a `when:` (or `if:`) condition.
+//! Building configured processors: each `processors:` entry names one processor, Beats-style
+//! (`- grok: {…}`), with the options every processor shares (`when:`/`if:`, and `add_tag`, `add_field`,
+//! `remove_field`, `remove_tag` applied when it succeeds) read by the loader, and its own settings.
 
-use super::condition::{Condition, ConditionConfig};
-use super::date::{Date, DateConfig};
-use super::decode::{Json, JsonConfig, Kv, KvConfig};
-use super::dissect::{Dissect, DissectConfig};
-use super::grok::{Grok, GrokConfig};
-use super::mutate::{Mutate, MutateConfig};
-use super::simple::{AddFields, AddFieldsConfig, DropConfig, Fingerprint, FingerprintConfig};
+use super::common::OnSuccess;
+use super::condition::Condition;
 use super::{Chain, Processor, Verdict};
+use crate::component::{ProcessorBuild, ProcessorSpec};
 use crate::event::Event;
-use serde::Deserialize;
 use std::path::Path;
-
-/// One entry of a `processors:` list. (Built once at startup, so the size difference between variants
-/// does not matter.)
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProcessorConfig {
-    /// Named regular-expression patterns.
-    Grok(GrokConfig),
-    /// Split on literal delimiters.
-    Dissect(DissectConfig),
-    /// Parse a time into `@timestamp`.
-    Date(DateConfig),
-    /// Convert, rename, copy, remove, add, tag, change case, gsub, split, strip, merge.
-    Mutate(MutateConfig),
-    /// Decode a field holding JSON.
-    Json(JsonConfig),
-    /// Split key=value pairs.
-    Kv(KvConfig),
-    /// Remove events (with `when:`).
-    #[serde(alias = "drop_event")]
-    Drop(DropConfig),
-    /// Add constant fields.
-    AddFields(AddFieldsConfig),
-    /// Hash fields into `@metadata._id`.
-    Fingerprint(FingerprintConfig),
-}
 
 /// A processor that could not be built from its configuration.
 #[derive(Debug, Clone)]
@@ -51,92 +20,70 @@ pub struct BuildError {
     pub message: String,
 }
 
-/// Runs a processor only when its condition holds.
-struct Conditional {
-    condition: Condition,
+/// A processor with its shared options: runs only when its condition holds, and applies the on-success
+/// actions when it did its job.
+struct Configured {
+    condition: Option<Condition>,
+    on_success: OnSuccess,
     inner: Box<dyn Processor>,
 }
 
-impl Processor for Conditional {
+impl Processor for Configured {
     fn name(&self) -> &str {
         self.inner.name()
     }
     fn process(&self, event: &mut Event) -> Verdict {
-        if self.condition.matches(event) {
-            self.inner.process(event)
-        } else {
-            Verdict::Keep
+        if let Some(c) = &self.condition
+            && !c.matches(event)
+        {
+            return Verdict::Keep;
         }
+        let verdict = self.inner.process(event);
+        if verdict == Verdict::Keep {
+            self.on_success.apply(event);
+        }
+        verdict
     }
 }
 
-impl ProcessorConfig {
-    /// The processor's name as written in the configuration.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ProcessorConfig::Grok(_) => "grok",
-            ProcessorConfig::Dissect(_) => "dissect",
-            ProcessorConfig::Date(_) => "date",
-            ProcessorConfig::Mutate(_) => "mutate",
-            ProcessorConfig::Json(_) => "json",
-            ProcessorConfig::Kv(_) => "kv",
-            ProcessorConfig::Drop(_) => "drop",
-            ProcessorConfig::AddFields(_) => "add_fields",
-            ProcessorConfig::Fingerprint(_) => "fingerprint",
+impl ProcessorSpec {
+    /// Builds the processor with its condition and on-success actions.
+    pub fn build(&self, ctx: &ProcessorBuild<'_>) -> Result<Box<dyn Processor>, String> {
+        let inner = self.config.build(ctx)?;
+        let condition = self
+            .options
+            .when
+            .as_ref()
+            .map(Condition::build)
+            .transpose()
+            .map_err(|e| format!("when: {e}"))?;
+        let on_success = self.options.on_success();
+        if condition.is_none() && on_success.is_empty() {
+            return Ok(inner);
         }
-    }
-
-    fn condition(&self) -> Option<&ConditionConfig> {
-        match self {
-            ProcessorConfig::Grok(c) => c.when.as_ref(),
-            ProcessorConfig::Dissect(c) => c.when.as_ref(),
-            ProcessorConfig::Date(c) => c.when.as_ref(),
-            ProcessorConfig::Mutate(c) => c.when.as_ref(),
-            ProcessorConfig::Json(c) => c.when.as_ref(),
-            ProcessorConfig::Kv(c) => c.when.as_ref(),
-            ProcessorConfig::Drop(c) => c.when.as_ref(),
-            ProcessorConfig::AddFields(c) => c.when.as_ref(),
-            ProcessorConfig::Fingerprint(c) => c.when.as_ref(),
-        }
-    }
-
-    /// Builds the processor (with its condition).
-    pub fn build(&self, base_dir: &Path) -> Result<Box<dyn Processor>, String> {
-        let inner: Box<dyn Processor> = match self {
-            ProcessorConfig::Grok(c) => Box::new(Grok::build(c, base_dir)?),
-            ProcessorConfig::Dissect(c) => Box::new(Dissect::build(c)?),
-            ProcessorConfig::Date(c) => Box::new(Date::build(c)?),
-            ProcessorConfig::Mutate(c) => Box::new(Mutate::build(c)?),
-            ProcessorConfig::Json(c) => Box::new(Json::build(c)?),
-            ProcessorConfig::Kv(c) => Box::new(Kv::build(c)?),
-            ProcessorConfig::Drop(_) => Box::new(super::simple::Drop),
-            ProcessorConfig::AddFields(c) => Box::new(AddFields::build(c)?),
-            ProcessorConfig::Fingerprint(c) => Box::new(Fingerprint::build(c)?),
-        };
-        Ok(match self.condition() {
-            Some(cond) => Box::new(Conditional {
-                condition: Condition::build(cond).map_err(|e| format!("when: {e}"))?,
-                inner,
-            }),
-            None => inner,
-        })
+        Ok(Box::new(Configured {
+            condition,
+            on_success,
+            inner,
+        }))
     }
 }
 
 /// Builds the chain for a `processors:` list; every entry that cannot be built is reported.
 pub fn build_chain(
-    configs: &[ProcessorConfig],
+    specs: &[ProcessorSpec],
     scope: &str,
     base_dir: &Path,
 ) -> Result<Chain, Vec<BuildError>> {
+    let ctx = ProcessorBuild { base_dir, scope };
     let mut processors = Vec::new();
     let mut errors = Vec::new();
-    for (index, cfg) in configs.iter().enumerate() {
-        match cfg.build(base_dir) {
+    for (index, spec) in specs.iter().enumerate() {
+        match spec.build(&ctx) {
             Ok(p) => processors.push(p),
             Err(message) => errors.push(BuildError {
                 index,
-                processor: cfg.kind().to_string(),
+                processor: spec.kind.to_string(),
                 message,
             }),
         }
@@ -148,6 +95,28 @@ pub fn build_chain(
     }
 }
 
+/// Reads a `processors:` list given as JSON (`[{"grok": {…}}, …]`) the way the configuration loader reads
+/// YAML, for code that builds pipelines without a file (benchmarks, tests).
+pub fn from_json(list: &serde_json::Value, base_dir: &Path) -> Result<Vec<ProcessorSpec>, String> {
+    let node = crate::config::yaml::Node::from_json(list);
+    crate::config::load::processors_from_node(&node, base_dir).map_err(|e| e.to_string())
+}
+
+/// Builds one processor from its JSON settings, with the shared options (`when`, `add_tag`, …) too.
+pub fn build_from_json(
+    kind: &str,
+    settings: serde_json::Value,
+) -> Result<Box<dyn Processor>, String> {
+    let specs = from_json(&serde_json::json!([{ kind: settings }]), Path::new("."))?;
+    let spec = specs
+        .first()
+        .ok_or_else(|| format!("no {kind} processor was read"))?;
+    spec.build(&ProcessorBuild {
+        base_dir: Path::new("."),
+        scope: "test",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,16 +124,19 @@ mod tests {
 
     #[test]
     fn the_seed_pipeline_parses_converts_and_routes_exceptions() {
-        let configs: Vec<ProcessorConfig> = serde_json::from_value(json!([
-            {"grok": {"field": "message", "patterns": ["%{TIMESTAMP_ISO8601:timestamp} %{LOGLEVEL:level} %{GREEDYDATA:log_message}"]}},
-            {"date": {"field": "timestamp", "formats": ["ISO8601"]}},
-            {"grok": {"field": "log_message", "patterns": ["code=%{NUMBER:response_code}"], "tag_on_failure": []}},
-            {"mutate": {"convert": {"response_code": "integer"}, "remove_field": ["message"], "add_tag": ["parsed"]}},
-            {"mutate": {"add_tag": ["error_tag"], "when": {"regexp": {"log_message": "Exception"}}}},
-            {"drop": {"when": {"equals": {"level": "DEBUG"}}}}
-        ]))
+        let specs = from_json(
+            &json!([
+                {"grok": {"field": "message", "patterns": ["%{TIMESTAMP_ISO8601:timestamp} %{LOGLEVEL:level} %{GREEDYDATA:log_message}"]}},
+                {"date": {"field": "timestamp", "formats": ["ISO8601"]}},
+                {"grok": {"field": "log_message", "patterns": ["code=%{NUMBER:response_code}"], "tag_on_failure": []}},
+                {"mutate": {"convert": {"response_code": "integer"}, "remove_field": ["message"], "add_tag": ["parsed"]}},
+                {"mutate": {"add_tag": ["error_tag"], "when": {"regexp": {"log_message": "Exception"}}}},
+                {"drop": {"when": {"equals": {"level": "DEBUG"}}}}
+            ]),
+            Path::new("."),
+        )
         .unwrap();
-        let chain = build_chain(&configs, "test", Path::new(".")).unwrap();
+        let chain = build_chain(&specs, "test", Path::new(".")).unwrap();
         let mut events = vec![
             Event::from_message(
                 "2024-05-01T10:00:00Z ERROR java.lang.IllegalStateException code=500",
@@ -186,18 +158,44 @@ mod tests {
     }
 
     #[test]
-    fn every_broken_processor_is_reported() {
-        let configs: Vec<ProcessorConfig> = serde_json::from_value(json!([
-            {"grok": {"patterns": ["%{NOPE:x}"]}},
-            {"mutate": {"convert": {"a": "int"}}},
-            {"date": {"field": "t", "formats": []}},
-            {"mutate": {"when": {"regexp": {"a": "("}}}}
-        ]))
+    fn on_success_actions_apply_only_when_the_processor_succeeded() {
+        let grok = build_from_json(
+            "grok",
+            json!({"patterns": ["^%{INT:n}$"], "add_tag": ["parsed"], "add_field": {"via": "grok"}}),
+        )
         .unwrap();
-        let errs = build_chain(&configs, "t", Path::new(".")).err().unwrap();
-        assert_eq!(
-            errs.iter().map(|e| e.index).collect::<Vec<_>>(),
-            vec![0, 2, 3]
+        let mut ok = Event::from_message("42");
+        let mut bad = Event::from_message("x");
+        grok.process(&mut ok);
+        assert_eq!(grok.process(&mut bad), Verdict::Failed);
+        assert!(ok.has_tag("parsed") && ok.get_path("via") == Some(&json!("grok")));
+        assert!(!bad.has_tag("parsed") && bad.get_path("via").is_none());
+        // Every processor takes them now, `json` and `add_fields` too.
+        let json_p =
+            build_from_json("json", json!({"field": "payload", "add_tag": ["decoded"]})).unwrap();
+        let mut e = Event::new();
+        e.set_path("payload", r#"{"a":1}"#);
+        json_p.process(&mut e);
+        assert!(e.has_tag("decoded"));
+    }
+
+    #[test]
+    fn every_broken_processor_is_reported() {
+        let err = from_json(
+            &json!([
+                {"grok": {"patterns": ["%{NOPE:x}"]}},
+                {"mutate": {"convert": {"a": "int"}}},
+                {"date": {"field": "t", "formats": []}},
+                {"mutate": {"when": {"regexp": {"a": "("}}}}
+            ]),
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(err.matches("problem(s)").count(), 1, "{err}");
+        assert!(err.contains("3 problem(s)"), "{err}");
+        assert!(
+            err.contains("grok:") && err.contains("date:") && err.contains("when:"),
+            "{err}"
         );
     }
 }

@@ -3,12 +3,16 @@
 //! (`%d/%b/%Y`). A pattern without a year (syslog's `MMM dd HH:mm:ss`) gets the current year, or last year
 //! when that would put the event more than a day in the future.
 
-use super::common::{Failure, OnSuccess};
+use super::common::Failure;
 use super::{Processor, Verdict};
 use crate::event::{Event, FieldPath, format_timestamp};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+use crate::component::{ProcessorBuild, ProcessorConfig, ProcessorKind};
+
+/// The `date` processor type.
+pub const KIND: ProcessorKind = ProcessorKind::of::<DateConfig>("date", &[], "parses a time into @timestamp");
 
 /// `date:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,21 +32,6 @@ pub struct DateConfig {
     /// Tags added when no format matches.
     #[serde(default = "default_failure_tags")]
     pub tag_on_failure: Vec<String>,
-    /// Tags added on success.
-    #[serde(default)]
-    pub add_tag: Vec<String>,
-    /// Fields added on success.
-    #[serde(default)]
-    pub add_field: serde_json::Map<String, Value>,
-    /// Fields removed on success.
-    #[serde(default)]
-    pub remove_field: Vec<String>,
-    /// Tags removed on success.
-    #[serde(default)]
-    pub remove_tag: Vec<String>,
-    /// Run only when this condition holds.
-    #[serde(default, alias = "if")]
-    pub when: Option<super::condition::ConditionConfig>,
 }
 
 fn default_target() -> String {
@@ -204,12 +193,11 @@ pub struct Date {
     formats: Vec<Format>,
     zone: Zone,
     failure: Failure,
-    on_success: OnSuccess,
 }
 
 impl Date {
     /// Builds from configuration; bad formats and zones are reported.
-    pub fn build(cfg: &DateConfig) -> Result<Date, String> {
+    pub fn build(cfg: &DateConfig, ctx: &ProcessorBuild<'_>) -> Result<Date, String> {
         if cfg.formats.is_empty() {
             return Err("`formats` is empty: give at least one, e.g. ISO8601".into());
         }
@@ -236,13 +224,7 @@ impl Date {
             target: FieldPath::parse(&cfg.target).map_err(|e| e.to_string())?,
             formats,
             zone: parse_zone(cfg.timezone.as_deref().unwrap_or("UTC"))?,
-            failure: Failure::new("date", cfg.tag_on_failure.clone()),
-            on_success: OnSuccess::new(
-                &cfg.add_tag,
-                &cfg.add_field,
-                &cfg.remove_field,
-                &cfg.remove_tag,
-            ),
+            failure: Failure::new("date", ctx.scope, cfg.tag_on_failure.clone()),
         })
     }
 
@@ -362,11 +344,19 @@ impl Processor for Date {
         match parsed {
             Some(t) => {
                 event.insert(&self.target, Value::String(format_timestamp(t)));
-                self.on_success.apply(event);
+                Verdict::Keep
             }
-            None => self.failure.mark(event),
+            None => {
+                self.failure.mark(event);
+                Verdict::Failed
+            }
         }
-        Verdict::Keep
+    }
+}
+
+impl ProcessorConfig for DateConfig {
+    fn build(&self, ctx: &ProcessorBuild<'_>) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(Date::build(self, ctx)?))
     }
 }
 
@@ -378,8 +368,7 @@ mod tests {
     fn date(formats: &[&str], tz: Option<&str>) -> Date {
         Date::build(
             &serde_json::from_value(json!({"field": "t", "formats": formats, "timezone": tz}))
-                .unwrap(),
-        )
+                .unwrap(), &ProcessorBuild::standalone())
         .unwrap()
     }
 
@@ -465,8 +454,7 @@ mod tests {
         assert!(
             Date::build(
                 &serde_json::from_value(json!({"field": "t", "formats": ["yyyy-MM-dd zzz"]}))
-                    .unwrap()
-            )
+                    .unwrap(), &ProcessorBuild::standalone())
             .is_err()
         );
         assert!(
@@ -474,8 +462,7 @@ mod tests {
                 &serde_json::from_value(
                     json!({"field": "t", "formats": ["ISO8601"], "timezone": "Mars/Base"})
                 )
-                .unwrap()
-            )
+                .unwrap(), &ProcessorBuild::standalone())
             .is_err()
         );
     }

@@ -4,11 +4,15 @@
 //!
 //! Written here because no maintained crate implements this syntax; it is a small linear scanner.
 
-use super::common::{Conversion, Failure, OnSuccess};
+use super::common::{Conversion, Failure};
 use super::{Processor, Verdict};
 use crate::event::{Event, FieldPath};
 use serde::Deserialize;
 use serde_json::Value;
+use crate::component::{ProcessorBuild, ProcessorConfig, ProcessorKind};
+
+/// The `dissect` processor type.
+pub const KIND: ProcessorKind = ProcessorKind::of::<DissectConfig>("dissect", &[], "splits text on literal delimiters");
 
 /// `dissect:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,21 +36,6 @@ pub struct DissectConfig {
     /// Tags added when the text does not fit the pattern.
     #[serde(default = "default_failure_tags")]
     pub tag_on_failure: Vec<String>,
-    /// Tags added on success.
-    #[serde(default)]
-    pub add_tag: Vec<String>,
-    /// Fields added on success.
-    #[serde(default)]
-    pub add_field: serde_json::Map<String, Value>,
-    /// Fields removed on success.
-    #[serde(default)]
-    pub remove_field: Vec<String>,
-    /// Tags removed on success.
-    #[serde(default)]
-    pub remove_tag: Vec<String>,
-    /// Run only when this condition holds.
-    #[serde(default, alias = "if")]
-    pub when: Option<super::condition::ConditionConfig>,
 }
 
 fn default_field() -> String {
@@ -199,12 +188,11 @@ pub struct Dissect {
     separator: String,
     trim: bool,
     failure: Failure,
-    on_success: OnSuccess,
 }
 
 impl Dissect {
     /// Builds from configuration.
-    pub fn build(cfg: &DissectConfig) -> Result<Dissect, String> {
+    pub fn build(cfg: &DissectConfig, ctx: &ProcessorBuild<'_>) -> Result<Dissect, String> {
         let tokenizer = Tokenizer::parse(&cfg.pattern)?;
         let mut paths = std::collections::HashMap::new();
         for f in &tokenizer.fields {
@@ -225,13 +213,7 @@ impl Dissect {
             prefix: cfg.target_prefix.clone(),
             separator: cfg.append_separator.clone(),
             trim: cfg.trim_values,
-            failure: Failure::new("dissect", cfg.tag_on_failure.clone()),
-            on_success: OnSuccess::new(
-                &cfg.add_tag,
-                &cfg.add_field,
-                &cfg.remove_field,
-                &cfg.remove_tag,
-            ),
+            failure: Failure::new("dissect", ctx.scope, cfg.tag_on_failure.clone()),
         })
     }
 
@@ -255,12 +237,12 @@ impl Processor for Dissect {
             Some(Value::String(s)) => s.clone(),
             _ => {
                 self.failure.mark(event);
-                return Verdict::Keep;
+                return Verdict::Failed;
             }
         };
         let Some(parts) = self.tokenizer.split(&text) else {
             self.failure.mark(event);
-            return Verdict::Keep;
+            return Verdict::Failed;
         };
         // Values borrow the text; names borrow the tokenizer: nothing is allocated until insertion.
         let mut values: Vec<(&str, String, Option<Conversion>)> = Vec::with_capacity(parts.len());
@@ -309,8 +291,13 @@ impl Processor for Dissect {
                 event.insert(&path, Value::String(v.to_string()));
             }
         }
-        self.on_success.apply(event);
         Verdict::Keep
+    }
+}
+
+impl ProcessorConfig for DissectConfig {
+    fn build(&self, ctx: &ProcessorBuild<'_>) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(Dissect::build(self, ctx)?))
     }
 }
 
@@ -321,7 +308,7 @@ mod tests {
 
     fn run(pattern: &str, text: &str) -> Event {
         let d =
-            Dissect::build(&serde_json::from_value(json!({"pattern": pattern})).unwrap()).unwrap();
+            Dissect::build(&serde_json::from_value(json!({"pattern": pattern})).unwrap(), &ProcessorBuild::standalone()).unwrap();
         let mut e = Event::from_message(text);
         d.process(&mut e);
         e

@@ -1,12 +1,16 @@
 //! `grok`: named patterns over regular expressions, with the Logstash default pattern library built in
 //! (from the `grok` crate, compiled with the PCRE2 JIT backend).
 
-use super::common::{Conversion, Failure, OnSuccess};
+use super::common::{Conversion, Failure};
 use super::{Processor, Verdict};
 use crate::event::{Event, FieldPath};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use crate::component::{ProcessorBuild, ProcessorConfig, ProcessorKind};
+
+/// The `grok` processor type.
+pub const KIND: ProcessorKind = ProcessorKind::of::<GrokConfig>("grok", &[], "named regular expressions (the Logstash pattern library)");
 
 /// `grok:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,21 +36,6 @@ pub struct GrokConfig {
     /// Tags added when no pattern matches.
     #[serde(default = "default_failure_tags")]
     pub tag_on_failure: Vec<String>,
-    /// Tags added when a pattern matched.
-    #[serde(default)]
-    pub add_tag: Vec<String>,
-    /// Fields added when a pattern matched.
-    #[serde(default)]
-    pub add_field: serde_json::Map<String, Value>,
-    /// Fields removed when a pattern matched.
-    #[serde(default)]
-    pub remove_field: Vec<String>,
-    /// Tags removed when a pattern matched.
-    #[serde(default)]
-    pub remove_tag: Vec<String>,
-    /// Run only when this condition holds.
-    #[serde(default, alias = "if")]
-    pub when: Option<super::condition::ConditionConfig>,
 }
 
 fn default_field() -> String {
@@ -71,7 +60,6 @@ pub struct Grok {
     break_on_match: bool,
     keep_empty: bool,
     failure: Failure,
-    on_success: OnSuccess,
 }
 
 /// Reads pattern files: `NAME regex` per line, `#` comments.
@@ -123,7 +111,7 @@ fn closest_pattern(name: &str, extra: &[(String, String)]) -> Option<String> {
         .map(|(n, _)| n.to_string())
         .chain(extra.iter().map(|(n, _)| n.clone()));
     known
-        .map(|k| (crate::config::load::edit_distance(name, &k), k))
+        .map(|k| (strsim::levenshtein(name, &k), k))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, k)| k)
@@ -131,7 +119,8 @@ fn closest_pattern(name: &str, extra: &[(String, String)]) -> Option<String> {
 
 impl Grok {
     /// Compiles every pattern; the error names the pattern and what is wrong with it.
-    pub fn build(cfg: &GrokConfig, base_dir: &Path) -> Result<Grok, String> {
+    pub fn build(cfg: &GrokConfig, ctx: &ProcessorBuild<'_>) -> Result<Grok, String> {
+        let base_dir = ctx.base_dir;
         if cfg.patterns.is_empty() {
             return Err("`patterns` is empty: give at least one pattern".into());
         }
@@ -176,13 +165,7 @@ impl Grok {
             patterns,
             break_on_match: cfg.break_on_match,
             keep_empty: cfg.keep_empty_captures,
-            failure: Failure::new("grok", cfg.tag_on_failure.clone()),
-            on_success: OnSuccess::new(
-                &cfg.add_tag,
-                &cfg.add_field,
-                &cfg.remove_field,
-                &cfg.remove_tag,
-            ),
+            failure: Failure::new("grok", ctx.scope, cfg.tag_on_failure.clone()),
         })
     }
 }
@@ -197,7 +180,7 @@ impl Processor for Grok {
             Some(Value::String(s)) => s.clone(),
             _ => {
                 self.failure.mark(event);
-                return Verdict::Keep;
+                return Verdict::Failed;
             }
         };
         let mut matched = false;
@@ -223,11 +206,17 @@ impl Processor for Grok {
             }
         }
         if matched {
-            self.on_success.apply(event);
+            Verdict::Keep
         } else {
             self.failure.mark(event);
+            Verdict::Failed
         }
-        Verdict::Keep
+    }
+}
+
+impl ProcessorConfig for GrokConfig {
+    fn build(&self, ctx: &ProcessorBuild<'_>) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(Grok::build(self, ctx)?))
     }
 }
 
@@ -236,8 +225,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn grok(cfg: Value) -> Grok {
-        Grok::build(&serde_json::from_value(cfg).unwrap(), Path::new(".")).unwrap()
+    fn grok(cfg: Value) -> Box<dyn Processor> {
+        crate::processors::config::build_from_json("grok", cfg).unwrap()
     }
 
     #[test]
@@ -307,7 +296,7 @@ mod tests {
         assert_eq!(e.get_path("rest"), Some(&json!("shipped")));
         let err = Grok::build(
             &serde_json::from_value(json!({"patterns": ["%{TIMESTAMP_ISO8610:t}"]})).unwrap(),
-            Path::new("."),
+            &ProcessorBuild::standalone(),
         )
         .err()
         .unwrap();

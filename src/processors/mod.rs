@@ -6,20 +6,32 @@
 pub mod common;
 pub mod condition;
 pub mod config;
-pub mod date;
-pub mod decode;
-pub mod dissect;
-pub mod grok;
-pub mod mutate;
-pub mod simple;
+
+crate::components! {
+    kind: crate::component::ProcessorKind;
+    grok,
+    dissect,
+    date,
+    mutate,
+    json,
+    kv,
+    drop,
+    add_fields,
+    fingerprint,
+}
 
 use crate::event::Event;
+use crate::observe::component::{ComponentMetrics, Kind};
 
 /// What happens to an event after a processor ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Pass it on to the next processor.
+    /// The processor did its job (or had nothing to do): its on-success actions apply, then the next
+    /// processor runs.
     Keep,
+    /// The processor could not do its job and tagged the event: the on-success actions are skipped, the
+    /// event goes on.
+    Failed,
     /// Remove it from the pipeline (the `drop` processor); counted by the chain.
     Drop,
 }
@@ -42,8 +54,7 @@ pub struct Chain {
 impl Chain {
     /// A chain running `processors` in order; `scope` names it in metrics (an input id or `global`).
     pub fn new(processors: Vec<Box<dyn Processor>>, scope: &str) -> Chain {
-        let dropped =
-            crate::observe::metrics::counter("processor_dropped_events_total", &[("scope", scope)]);
+        let dropped = ComponentMetrics::new(Kind::Processor, scope, "drop").discarded(true);
         Chain {
             processors,
             dropped,
@@ -64,7 +75,7 @@ impl Chain {
         events.retain_mut(|event| {
             self.processors
                 .iter()
-                .all(|p| p.process(event) == Verdict::Keep)
+                .all(|p| p.process(event) != Verdict::Drop)
         });
         self.dropped.add((before - events.len()) as u64);
     }

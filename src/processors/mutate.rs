@@ -2,11 +2,15 @@
 //! convert, gsub, lowercase, uppercase, strip, split, merge, then add_field, add_tag, remove_field,
 //! remove_tag.
 
-use super::common::{Conversion, Failure, OnSuccess};
+use super::common::{Conversion, Failure};
 use super::{Processor, Verdict};
 use crate::event::{Event, FieldPath};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use crate::component::{ProcessorBuild, ProcessorConfig, ProcessorKind};
+
+/// The `mutate` processor type.
+pub const KIND: ProcessorKind = ProcessorKind::of::<MutateConfig>("mutate", &[], "converts, renames, copies, changes case, splits, merges");
 
 /// `mutate:`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -39,24 +43,9 @@ pub struct MutateConfig {
     /// destination → source: the source's values are appended to the destination (made a list).
     #[serde(default)]
     pub merge: Map<String, Value>,
-    /// Fields to add (`%{field}` references allowed).
-    #[serde(default)]
-    pub add_field: Map<String, Value>,
-    /// Tags to add.
-    #[serde(default)]
-    pub add_tag: Vec<String>,
-    /// Fields to remove.
-    #[serde(default)]
-    pub remove_field: Vec<String>,
-    /// Tags to remove.
-    #[serde(default)]
-    pub remove_tag: Vec<String>,
     /// Tags added when a conversion or rename fails.
     #[serde(default = "default_failure_tags")]
     pub tag_on_failure: Vec<String>,
-    /// Run only when this condition holds.
-    #[serde(default, alias = "if")]
-    pub when: Option<super::condition::ConditionConfig>,
 }
 
 fn default_failure_tags() -> Vec<String> {
@@ -74,7 +63,6 @@ pub struct Mutate {
     strip: Vec<FieldPath>,
     split: Vec<(FieldPath, String)>,
     merge: Vec<(FieldPath, FieldPath)>,
-    on_success: OnSuccess,
     failure: Failure,
 }
 
@@ -99,7 +87,7 @@ fn paths(list: &[String]) -> Result<Vec<FieldPath>, String> {
 
 impl Mutate {
     /// Builds from configuration; bad regexes, conversions and field names are reported.
-    pub fn build(cfg: &MutateConfig) -> Result<Mutate, String> {
+    pub fn build(cfg: &MutateConfig, ctx: &ProcessorBuild<'_>) -> Result<Mutate, String> {
         if !cfg.gsub.len().is_multiple_of(3) {
             return Err(format!(
                 "gsub needs triples [field, regex, replacement, …]; it has {} items",
@@ -156,13 +144,7 @@ impl Mutate {
             strip: paths(&cfg.strip)?,
             split,
             merge: pairs(&cfg.merge, "merge")?,
-            on_success: OnSuccess::new(
-                &cfg.add_tag,
-                &cfg.add_field,
-                &cfg.remove_field,
-                &cfg.remove_tag,
-            ),
-            failure: Failure::new("mutate", cfg.tag_on_failure.clone()),
+            failure: Failure::new("mutate", ctx.scope, cfg.tag_on_failure.clone()),
         })
     }
 }
@@ -274,8 +256,15 @@ impl Processor for Mutate {
         if failed {
             self.failure.mark(event);
         }
-        self.on_success.apply(event);
+        // A failed conversion is tagged, but the other operations and the on-success actions still apply,
+        // as they always have for mutate.
         Verdict::Keep
+    }
+}
+
+impl ProcessorConfig for MutateConfig {
+    fn build(&self, ctx: &ProcessorBuild<'_>) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(Mutate::build(self, ctx)?))
     }
 }
 
@@ -285,7 +274,7 @@ mod tests {
     use serde_json::json;
 
     fn run(cfg: Value, e: &mut Event) {
-        Mutate::build(&serde_json::from_value(cfg).unwrap())
+        crate::processors::config::build_from_json("mutate", cfg)
             .unwrap()
             .process(e);
     }
@@ -334,11 +323,15 @@ mod tests {
         assert_eq!(e.get_path("n"), Some(&json!("not a number")));
         assert!(e.has_tag("_mutate_error"));
         assert!(
-            Mutate::build(&serde_json::from_value(json!({"convert": {"n": "complex"}})).unwrap())
+            Mutate::build(&serde_json::from_value(json!({"convert": {"n": "complex"}})).unwrap(), &ProcessorBuild::standalone())
                 .is_err()
         );
         assert!(
-            Mutate::build(&serde_json::from_value(json!({"gsub": ["a", "("]})).unwrap()).is_err()
+            Mutate::build(
+                &serde_json::from_value(json!({"gsub": ["a", "("]})).unwrap(),
+                &ProcessorBuild::standalone()
+            )
+            .is_err()
         );
     }
 }

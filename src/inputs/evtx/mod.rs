@@ -5,30 +5,33 @@
 //! The human-readable `message` is absent: rendering it needs the publisher's message tables, which exist
 //! only on the Windows machine that has the provider installed.
 
-pub mod ecs;
-pub mod filter;
-
+use crate::component::{InputBuild, InputConfig, InputKind, Validator};
 use crate::config::HumanDuration;
 use crate::event::{Event, Origin};
+use crate::inputs::windows_event::{ecs, filter};
 use crate::inputs::{Input, InputContext};
-use crate::observe::metrics::{self, Counter};
-use crate::pipeline::ack::{AckStatus, CheckpointTracker};
-use crate::processors::config::ProcessorConfig;
+use crate::observe::component::{ComponentMetrics, Kind, Stage};
+use crate::observe::metrics::Counter;
+use crate::pipeline::checkpoint::{Checkpoints, Cursor, Legacy};
+use crate::pipeline::queue::Closed;
 use evtx::{EvtxParser, ParserSettings};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// The `evtx` input type.
+pub const KIND: InputKind = InputKind::of::<EvtxInputConfig>(
+    "evtx",
+    "reads exported Windows Event Log files (.evtx)",
+);
 
 /// `type: evtx`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvtxInputConfig {
-    /// A stable name (registry key). Defaults to a hash of `paths`.
-    #[serde(default)]
-    pub id: Option<String>,
     /// Files, globs, or folders (every `*.evtx` inside).
     pub paths: Vec<String>,
     /// How often the paths are looked at again for new files.
@@ -43,55 +46,60 @@ pub struct EvtxInputConfig {
     /// Providers to keep.
     #[serde(default)]
     pub providers: Vec<String>,
-    /// Extra fields (under `fields.` unless `fields_under_root`).
-    #[serde(default)]
-    pub fields: serde_json::Map<String, Value>,
-    /// Put `fields` at the root.
-    #[serde(default)]
-    pub fields_under_root: bool,
-    /// Tags added to every event.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Processors for this input's events.
-    #[serde(default)]
-    pub processors: Vec<ProcessorConfig>,
 }
 
 fn default_scan() -> HumanDuration {
     HumanDuration::secs(10)
 }
 
-/// The default id for an evtx input.
-pub fn default_id(paths: &[String]) -> String {
-    format!(
-        "evtx-{:08x}",
-        xxhash_rust::xxh3::xxh3_64(paths.join("\n").as_bytes()) as u32
-    )
-}
+impl InputConfig for EvtxInputConfig {
+    /// Stable for the same `paths`.
+    fn default_id(&self) -> String {
+        format!(
+            "evtx-{:08x}",
+            xxhash_rust::xxh3::xxh3_64(self.paths.join("\n").as_bytes()) as u32
+        )
+    }
 
-/// Resolves relative paths and checks filters; returns problems as (key, message).
-pub fn validate(cfg: &mut EvtxInputConfig, base_dir: &Path) -> Vec<(&'static str, String)> {
-    let mut errors = Vec::new();
-    if cfg.paths.is_empty() {
-        errors.push((
-            "paths",
-            "`paths` is empty: give files, globs or folders of .evtx files".to_string(),
-        ));
-    }
-    for p in &mut cfg.paths {
-        if !Path::new(p.as_str()).is_absolute() {
-            *p = crate::config::load::lexical_clean(&base_dir.join(p.as_str()))
-                .to_string_lossy()
-                .into_owned();
+    /// Resolves relative paths and checks the patterns and filters.
+    fn validate(&mut self, v: &mut Validator<'_>) {
+        if self.paths.is_empty() {
+            v.error(
+                "paths",
+                "`paths` is empty: give files, globs or folders of .evtx files",
+            );
         }
-        if let Err(e) = glob::Pattern::new(p) {
-            errors.push(("paths", format!("{p:?} is not a valid glob: {}", e.msg)));
+        for (i, p) in self.paths.iter_mut().enumerate() {
+            *p = v.resolve_glob(p);
+            if let Err(e) = glob::Pattern::new(p) {
+                v.error_at_item("paths", i, format!("{p:?} is not a valid glob: {}", e.msg));
+            }
+        }
+        if let Err(e) = filter::WinEventFilter::new(&self.event_ids, &self.levels, &self.providers)
+        {
+            v.error("event_ids", e);
         }
     }
-    if let Err(e) = filter::WinEventFilter::new(&cfg.event_ids, &cfg.levels, &cfg.providers) {
-        errors.push(("event_ids", e));
+
+    fn warnings(&self) -> Vec<String> {
+        self.paths
+            .iter()
+            .filter(|p| {
+                !Path::new(p.as_str()).is_dir()
+                    && !glob::glob(p)
+                        .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
+                        .unwrap_or(false)
+            })
+            .map(|p| format!("no file matches {p:?} yet; logward will pick files up when they appear"))
+            .collect()
     }
-    errors
+
+    fn build(&self, ctx: &InputBuild<'_>) -> anyhow::Result<Box<dyn Input>> {
+        Ok(Box::new(EvtxInput {
+            cfg: self.clone(),
+            batch: ctx.batch_events.max(1),
+        }))
+    }
 }
 
 /// One file's progress.
@@ -106,16 +114,48 @@ struct FileState {
     complete_size: Option<u64>,
 }
 
+/// What was read of every file: the input's checkpoint state.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Registry {
     files: Vec<FileState>,
 }
 
-struct Checkpoint {
+/// How far a batch took a file.
+struct EvtxCursor {
     key: String,
     records: u64,
     complete_size: Option<u64>,
-    _batch: Option<Arc<Vec<Event>>>,
+}
+
+impl Cursor for EvtxCursor {
+    type State = Registry;
+
+    fn apply(self, state: &mut Registry) {
+        if let Some(f) = state.files.iter_mut().find(|f| f.key == self.key) {
+            f.records = f.records.max(self.records);
+            if self.complete_size.is_some() {
+                f.complete_size = self.complete_size;
+            }
+        }
+    }
+}
+
+/// The file of earlier versions: `registry/<id>.evtx.json` (characters other than `A-Za-z0-9-_` as `_`).
+fn legacy(dir: &Path, id: &str) -> Legacy<Registry> {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Legacy {
+        path: dir.join(format!("{safe}.evtx.json")),
+        read: |bytes| serde_json::from_slice(bytes).ok(),
+    }
 }
 
 /// A configured evtx input.
@@ -124,34 +164,15 @@ pub struct EvtxInput {
     batch: usize,
 }
 
-impl EvtxInput {
-    /// An input sending batches of at most `batch` events.
-    pub fn new(cfg: EvtxInputConfig, batch: usize) -> EvtxInput {
-        EvtxInput {
-            cfg,
-            batch: batch.max(1),
-        }
-    }
-}
-
 struct Reader {
     ctx: InputContext,
     cfg: EvtxInputConfig,
     filter: filter::WinEventFilter,
-    registry: Registry,
-    registry_path: PathBuf,
-    tracker: CheckpointTracker<Checkpoint>,
+    checkpoints: Checkpoints<EvtxCursor>,
     batch: usize,
-    dirty: bool,
-    last_save: Instant,
     damaged_chunks: Counter,
     damaged_records: Counter,
     filtered: Counter,
-}
-
-/// Where the registry of an evtx input lives.
-fn registry_path(data_dir: &Path, id: &str) -> PathBuf {
-    crate::inputs::file::registry::Registry::path(data_dir, id).with_extension("evtx.json")
 }
 
 fn file_key(path: &Path) -> std::io::Result<String> {
@@ -167,31 +188,18 @@ impl Input for EvtxInput {
         let filter =
             filter::WinEventFilter::new(&self.cfg.event_ids, &self.cfg.levels, &self.cfg.providers)
                 .map_err(|e| anyhow::anyhow!(e))?;
-        let registry_path = registry_path(&ctx.data_dir, &ctx.id);
-        let registry = match std::fs::read(&registry_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::error!(registry = %registry_path.display(), "the evtx registry is damaged ({e}); files will be read again");
-                Registry::default()
-            }),
-            Err(_) => Registry::default(),
-        };
-        let id = ctx.id.clone();
+        let checkpoints =
+            Checkpoints::open(&ctx.checkpoints, &[legacy(ctx.checkpoints.dir(), &ctx.id)]);
+        let m = ComponentMetrics::new(Kind::Input, &ctx.id, "evtx");
         let mut reader = Reader {
-            damaged_chunks: metrics::counter("input_evtx_damaged_chunks_total", &[("input", &id)]),
-            damaged_records: metrics::counter(
-                "input_evtx_damaged_records_total",
-                &[("input", &id)],
-            ),
-            filtered: metrics::counter("input_filtered_events_total", &[("input", &id)]),
+            damaged_chunks: m.errors("damaged_chunk", Stage::Receiving),
+            damaged_records: m.errors("damaged_record", Stage::Receiving),
+            filtered: m.discarded(true),
             ctx,
             cfg: self.cfg,
             filter,
-            registry,
-            registry_path,
-            tracker: CheckpointTracker::default(),
+            checkpoints,
             batch: self.batch,
-            dirty: false,
-            last_save: Instant::now(),
         };
         reader.run();
         Ok(())
@@ -209,7 +217,7 @@ impl Reader {
                     tracing::warn!(input = %self.ctx.id, file = %path.display(), "cannot read the event log file: {e}");
                 }
             }
-            self.apply_acks();
+            self.checkpoints.poll();
             if self.ctx.stop.wait_timeout(
                 self.cfg
                     .scan_frequency
@@ -219,18 +227,7 @@ impl Reader {
                 break;
             }
         }
-        while self.tracker.in_flight() > 0 && !self.ctx.force.is_stopped() {
-            if let Some(ack) = self
-                .ctx
-                .acks
-                .recv_timeout_blocking(Duration::from_millis(50))
-            {
-                self.tracker.settle(ack);
-            }
-            self.apply_acks();
-        }
-        self.apply_acks();
-        self.save();
+        self.checkpoints.finish(&self.ctx.force, &self.ctx.id);
     }
 
     fn files(&self) -> Vec<PathBuf> {
@@ -250,124 +247,54 @@ impl Reader {
         out
     }
 
-    fn apply_acks(&mut self) {
-        for ack in self.ctx.acks.try_drain() {
-            self.tracker.settle(ack);
-        }
-        for cp in self.tracker.release() {
-            if let Some(f) = self.registry.files.iter_mut().find(|f| f.key == cp.key) {
-                f.records = f.records.max(cp.records);
-                if cp.complete_size.is_some() {
-                    f.complete_size = cp.complete_size;
-                }
-                self.dirty = true;
-            }
-        }
-        if self.dirty && self.last_save.elapsed() >= Duration::from_millis(250) {
-            self.save();
-        }
-    }
-
-    fn save(&mut self) {
-        let write = || -> std::io::Result<()> {
-            if let Some(dir) = self.registry_path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let bytes = serde_json::to_vec_pretty(&self.registry).map_err(std::io::Error::other)?;
-            crate::util::fs::write_atomic(&self.registry_path, &bytes, true)
-        };
-        match write() {
-            Ok(()) => self.dirty = false,
-            Err(e) => {
-                tracing::error!(input = %self.ctx.id, "cannot save the evtx registry {}: {e}", self.registry_path.display())
-            }
-        }
-        self.last_save = Instant::now();
-    }
-
+    /// Sends a batch of a file's events; its records are acknowledged up to `records`.
     fn send(
         &mut self,
         events: Vec<Event>,
         key: &str,
         records: u64,
         complete_size: Option<u64>,
-    ) -> bool {
-        let ack = self.ctx.acks.new_batch();
-        let seq = ack.seq();
-        if events.is_empty() {
-            self.tracker.register(
-                seq,
-                Checkpoint {
-                    key: key.to_string(),
-                    records,
-                    complete_size,
-                    _batch: None,
-                },
-            );
-            ack.complete(AckStatus::Delivered);
-            return true;
-        }
-        match self.ctx.sender.send_blocking_keep(events, ack) {
-            Ok(batch) => {
-                self.tracker.register(
-                    seq,
-                    Checkpoint {
-                        key: key.to_string(),
-                        records,
-                        complete_size,
-                        _batch: batch,
-                    },
-                );
-                self.apply_acks();
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn decorate(&self, mut e: Event) -> Event {
-        if !self.cfg.fields.is_empty() {
-            if self.cfg.fields_under_root {
-                for (k, v) in &self.cfg.fields {
-                    e.fields_mut().insert(k.clone(), v.clone());
-                }
-            } else {
-                e.fields_mut()
-                    .insert("fields".into(), Value::Object(self.cfg.fields.clone()));
-            }
-        }
-        for t in &self.cfg.tags {
-            e.add_tag(t);
-        }
-        e.fields_mut()
-            .insert("input".into(), serde_json::json!({"type": "evtx"}));
-        e
+    ) -> Result<(), Closed> {
+        let cursor = EvtxCursor {
+            key: key.to_string(),
+            records,
+            complete_size,
+        };
+        self.checkpoints.publish(&self.ctx.sender, events, cursor)?;
+        self.checkpoints.poll();
+        Ok(())
     }
 
     fn read_file(&mut self, path: &Path) -> anyhow::Result<()> {
         let size = std::fs::metadata(path)?.len();
         let key = file_key(path)?;
-        let state = match self.registry.files.iter_mut().find(|f| f.key == key) {
-            Some(s) => s,
+        let known = self
+            .checkpoints
+            .state()
+            .files
+            .iter()
+            .position(|f| f.key == key);
+        let index = match known {
+            Some(i) => i,
             None => {
-                self.registry.files.push(FileState {
+                let files = &mut self.checkpoints.state_mut().files;
+                files.push(FileState {
                     key: key.clone(),
                     path: path.to_path_buf(),
                     records: 0,
                     complete_size: None,
                 });
-                self.dirty = true;
-                self.registry
-                    .files
-                    .last_mut()
-                    .ok_or_else(|| anyhow::anyhow!("registry"))?
+                files.len() - 1
             }
         };
+        let state = &self.checkpoints.state().files[index];
         if state.complete_size == Some(size) {
             return Ok(());
         }
-        state.path = path.to_path_buf();
         let skip = state.records;
+        if state.path != path {
+            self.checkpoints.state_mut().files[index].path = path.to_path_buf();
+        }
         let source: Arc<str> = format!("{}/{}", self.ctx.id, key).into();
         let path_text = path.to_string_lossy().into_owned();
         let mut parser = EvtxParser::from_path(path)?
@@ -442,11 +369,12 @@ impl Reader {
                     source: Arc::clone(&source),
                     position,
                 });
-                events.push(self.decorate(e));
+                self.ctx.decoration.apply(&mut e);
+                events.push(e);
             }
             if events.len() >= self.batch {
                 let out = std::mem::replace(&mut events, Vec::with_capacity(self.batch));
-                if !self.send(out, &key, ordinal, None) {
+                if self.send(out, &key, ordinal, None).is_err() {
                     return Ok(());
                 }
                 if self.ctx.stop.is_stopped() {
@@ -454,7 +382,9 @@ impl Reader {
                 }
             }
         }
-        self.send(events, &key, ordinal, Some(size));
+        if self.send(events, &key, ordinal, Some(size)).is_err() {
+            return Ok(());
+        }
         tracing::info!(input = %self.ctx.id, file = %path.display(), records = ordinal, "read the event log file");
         Ok(())
     }

@@ -1,16 +1,12 @@
 //! Configuration of the `file` input (the shape Filebeat's filestream users know).
 
 use crate::config::{ByteSize, HumanDuration};
-use crate::processors::config::ProcessorConfig;
 use serde::Deserialize;
 
 /// `type: file`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileInputConfig {
-    /// A stable name; it keys the registry, so changing it re-reads the files. Defaults to a hash of `paths`.
-    #[serde(default)]
-    pub id: Option<String>,
     /// Glob patterns (`*`, `?`, `[abc]`, `**` for any depth) of files to read.
     pub paths: Vec<String>,
     /// Glob patterns of files to skip even though `paths` matches them.
@@ -40,18 +36,6 @@ pub struct FileInputConfig {
     /// Decode each line as JSON.
     #[serde(default)]
     pub json: Option<JsonConfig>,
-    /// Extra fields added to every event (under `fields.` unless `fields_under_root`).
-    #[serde(default)]
-    pub fields: serde_json::Map<String, serde_json::Value>,
-    /// Put `fields` at the root of the event.
-    #[serde(default)]
-    pub fields_under_root: bool,
-    /// Tags added to every event.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Processors applied to this input's events before the global ones.
-    #[serde(default)]
-    pub processors: Vec<ProcessorConfig>,
 }
 
 /// Where to start reading a file logward has never seen.

@@ -2,10 +2,12 @@
 //! JSON when asked, and flagging what was wrong with the line instead of dropping it.
 
 use super::config::{FileInputConfig, JsonConfig};
+use crate::component::Decoration;
 use crate::event::{
     ConstantFields, Event, Fields, MESSAGE, NotAString, Origin, ScannedObject, TAGS, TIMESTAMP,
 };
-use crate::observe::metrics::{self, Counter};
+use crate::observe::component::{ComponentMetrics, Kind, Stage};
+use crate::observe::metrics::Counter;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -16,8 +18,8 @@ pub struct EventTemplate {
     /// `host: {name: …}`, built once and cloned into each event.
     host_value: Value,
     json: Option<JsonConfig>,
-    fields: Option<(bool, Fields)>,
-    tags: Vec<String>,
+    /// The configured fields and tags.
+    decoration: Decoration,
     /// What every event gets after its own fields (`input`, `host`, `fields`, `tags`), shared by the
     /// JSON lines kept as text; `None` when the configuration rules that out (see [`Self::raw_event`]).
     constant: Option<&'static ConstantFields>,
@@ -53,10 +55,15 @@ impl FileStream {
 }
 
 impl EventTemplate {
-    /// The template for an input.
-    pub fn new(input_id: &str, cfg: &FileInputConfig, host_name: String) -> EventTemplate {
-        let fields = (!cfg.fields.is_empty()).then(|| (cfg.fields_under_root, cfg.fields.clone()));
-        let input_value = json!({"type": "file"});
+    /// The template for an input: its settings and the decoration every input shares.
+    pub fn new(
+        input_id: &str,
+        cfg: &FileInputConfig,
+        decoration: &Decoration,
+        host_name: String,
+    ) -> EventTemplate {
+        let fields = decoration.fields().cloned();
+        let input_value = decoration.input_value().clone();
         let host_value = json!({"name": host_name});
         let mut constant = Fields::new();
         constant.insert("input".into(), input_value.clone());
@@ -76,30 +83,26 @@ impl EventTemplate {
             }
             None => {}
         }
-        let mut tags: Vec<Value> = Vec::new();
-        for t in &cfg.tags {
-            if !tags.iter().any(|v| v.as_str() == Some(t)) {
-                tags.push(Value::String(t.clone()));
-            }
-        }
+        let tags: Vec<Value> = decoration
+            .tags()
+            .iter()
+            .map(|t| Value::String(t.clone()))
+            .collect();
         if !tags.is_empty() {
             constant.insert(TAGS.into(), Value::Array(tags));
         }
         let raw_ok = constant_ok && cfg.json.as_ref().is_some_and(|j| j.keys_under_root);
+        let metrics = ComponentMetrics::new(Kind::Input, input_id, "file");
         EventTemplate {
             // One per input, kept for the life of the process (see `RawObject`).
             constant: raw_ok.then(|| ConstantFields::leak(constant)),
             input_value,
             host_value,
             json: cfg.json.clone(),
-            fields,
-            tags: cfg.tags.clone(),
-            invalid_utf8: metrics::counter(
-                "input_invalid_utf8_lines_total",
-                &[("input", input_id)],
-            ),
-            truncated: metrics::counter("input_truncated_lines_total", &[("input", input_id)]),
-            json_errors: metrics::counter("input_json_errors_total", &[("input", input_id)]),
+            decoration: decoration.clone(),
+            invalid_utf8: metrics.errors("invalid_utf8", Stage::Receiving),
+            truncated: metrics.errors("line_truncated", Stage::Receiving),
+            json_errors: metrics.errors("json_parse_failed", Stage::Processing),
         }
     }
 
@@ -204,17 +207,9 @@ impl EventTemplate {
                 log.insert("flags".into(), json!(["truncated"]));
             }
         }
-        if let Some((under_root, extra)) = &self.fields {
-            if *under_root {
-                for (k, v) in extra {
-                    fields.insert(k.clone(), v.clone());
-                }
-            } else {
-                fields.insert("fields".into(), Value::Object(extra.clone()));
-            }
-        }
+        self.decoration.add_fields(&mut fields);
         let mut event = Event::with_fields(fields);
-        for t in self.tags.iter().map(String::as_str).chain(tags) {
+        for t in self.decoration.tags().iter().map(String::as_str).chain(tags) {
             event.add_tag(t);
         }
         if event.fields().get(TAGS).is_some_and(|t| !t.is_array()) {
@@ -244,7 +239,7 @@ impl EventTemplate {
         let mut buf = String::with_capacity(text.len() + stream.log_prefix.len() + 96);
         buf.push_str(text);
         let scanned = ScannedObject::scan(buf).ok()?;
-        let full_rule = |k: &str| match &self.fields {
+        let full_rule = |k: &str| match self.decoration.fields() {
             Some((true, extra)) => k == TAGS || extra.contains_key(k),
             Some((false, _)) => k == TAGS || k == "fields",
             None => k == TAGS,
@@ -319,10 +314,20 @@ fn json_kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inputs::file::config::FileInputConfig;
+    use crate::component::InputOptions;
 
-    fn cfg(yaml_json: serde_json::Value) -> FileInputConfig {
-        serde_json::from_value(yaml_json).unwrap()
+    /// The template for an input configured by `settings` (its own keys and the shared ones).
+    fn template(settings: serde_json::Value, host: &str) -> EventTemplate {
+        let mut own = settings.as_object().unwrap().clone();
+        let mut shared = serde_json::Map::new();
+        for k in InputOptions::KEYS {
+            if let Some(v) = own.remove(*k) {
+                shared.insert(k.to_string(), v);
+            }
+        }
+        let cfg: FileInputConfig = serde_json::from_value(Value::Object(own)).unwrap();
+        let options: InputOptions = serde_json::from_value(Value::Object(shared)).unwrap();
+        EventTemplate::new("in", &cfg, &Decoration::new("file", &options), host.into())
     }
 
     fn stream() -> FileStream {
@@ -331,11 +336,7 @@ mod tests {
 
     #[test]
     fn plain_lines_get_ecs_fields_and_metadata() {
-        let t = EventTemplate::new(
-            "in",
-            &cfg(json!({"paths": ["x"], "tags": ["web"], "fields": {"env": "prod"}})),
-            "h1".into(),
-        );
+        let t = template(json!({"paths": ["x"], "tags": ["web"], "fields": {"env": "prod"}}), "h1");
         let e = t.event(&stream(), b"hello", 42, false, "2024-01-01T00:00:00.000Z");
         assert_eq!(e.get_path("message"), Some(&json!("hello")));
         assert_eq!(
@@ -353,11 +354,7 @@ mod tests {
 
     #[test]
     fn json_lines_decode_under_root_and_keep_their_keys() {
-        let t = EventTemplate::new(
-            "in",
-            &cfg(json!({"paths": ["x"], "json": {"keys_under_root": true, "message_key": "msg"}})),
-            "h".into(),
-        );
+        let t = template(json!({"paths": ["x"], "json": {"keys_under_root": true, "message_key": "msg"}}), "h");
         let e = t.event(
             &stream(),
             br#"{"level":"INFO","service":"user-auth","msg":"login ok"}"#,
@@ -372,11 +369,7 @@ mod tests {
 
     #[test]
     fn malformed_json_keeps_the_raw_line_with_an_error() {
-        let t = EventTemplate::new(
-            "in",
-            &cfg(json!({"paths": ["x"], "json": {"keys_under_root": true}})),
-            "h".into(),
-        );
+        let t = template(json!({"paths": ["x"], "json": {"keys_under_root": true}}), "h");
         let e = t.event(&stream(), br#"{"level": "INFO", "#, 0, false, "T");
         assert_eq!(e.get_path("message"), Some(&json!(r#"{"level": "INFO", "#)));
         assert!(
@@ -390,7 +383,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_replaced_and_tagged() {
-        let t = EventTemplate::new("in", &cfg(json!({"paths": ["x"]})), "h".into());
+        let t = template(json!({"paths": ["x"]}), "h");
         let e = t.event(&stream(), b"ab\xff\xfecd", 0, true, "T");
         assert_eq!(e.get_path("message"), Some(&json!("ab\u{fffd}\u{fffd}cd")));
         assert!(e.has_tag("invalid_utf8"));
@@ -429,8 +422,8 @@ mod tests {
         ];
         let mut kept = 0;
         for c in &configs {
-            let t = EventTemplate::new("in", &cfg(c.clone()), "h".into());
-            let mut full = EventTemplate::new("in", &cfg(c.clone()), "h".into());
+            let t = template(c.clone(), "h");
+            let mut full = template(c.clone(), "h");
             full.constant = None;
             for line in lines {
                 let a = t.event(&stream(), line, 7, false, "2024-01-01T00:00:00.000Z");

@@ -12,99 +12,89 @@ pub mod multiline;
 pub mod registry;
 mod tail;
 
-use crate::config::yaml::{Mark, Node, NodeKind};
+use crate::component::{InputBuild, InputConfig, InputKind, Validator};
 use config::FileInputConfig;
 use std::path::{Path, PathBuf};
 
 pub use tail::FileInput;
 
-/// The id an input gets when the configuration gives none: stable for the same `paths`.
-pub fn default_id(paths: &[String]) -> String {
-    format!(
-        "file-{:08x}",
-        xxhash_rust::xxh3::xxh3_64(paths.join("\n").as_bytes()) as u32
-    )
-}
+/// The `file` input type.
+pub const KIND: InputKind =
+    InputKind::of::<FileInputConfig>("file", "tails files matched by globs, follows rotation");
 
-/// Resolves relative globs against `base_dir` and checks what serde cannot: globs that can never match,
-/// regular expressions that do not compile. Returns every problem with its position.
-pub fn validate(cfg: &mut FileInputConfig, node: &Node, base_dir: &Path) -> Vec<(Mark, String)> {
-    let mut errors = Vec::new();
-    let item_marks = |key: &str| -> Vec<Mark> {
-        match node.get(key).map(|n| &n.kind) {
-            Some(NodeKind::Seq(items)) => items.iter().map(|n| n.mark).collect(),
-            _ => Vec::new(),
-        }
-    };
-    let path_marks = item_marks("paths");
-    if cfg.paths.is_empty() {
-        errors.push((
-            node.get("paths").map(|n| n.mark).unwrap_or(node.mark),
-            "`paths` is empty: give at least one glob of files to read".to_string(),
-        ));
+impl InputConfig for FileInputConfig {
+    /// Stable for the same `paths`.
+    fn default_id(&self) -> String {
+        format!(
+            "file-{:08x}",
+            xxhash_rust::xxh3::xxh3_64(self.paths.join("\n").as_bytes()) as u32
+        )
     }
-    for (i, pattern) in cfg.paths.iter_mut().enumerate() {
-        let mark = path_marks.get(i).copied().unwrap_or(node.mark);
-        let resolved = resolve_glob(pattern, base_dir);
-        if let Some(problem) = glob_problem(&resolved) {
-            errors.push((
-                mark,
-                format!("the glob {pattern:?} can never match a file: {problem}"),
-            ));
-        }
-        *pattern = resolved;
-    }
-    let exclude_marks = item_marks("exclude");
-    for (i, pattern) in cfg.exclude.iter().enumerate() {
-        if let Err(e) = glob::Pattern::new(pattern) {
-            let mark = exclude_marks.get(i).copied().unwrap_or(node.mark);
-            errors.push((
-                mark,
-                format!("the exclude glob {pattern:?} is not valid: {}", e.msg),
-            ));
-        }
-    }
-    if let Some(m) = &cfg.multiline
-        && let Err(e) = regex::bytes::Regex::new(&m.pattern)
-    {
-        let mark = node
-            .get("multiline")
-            .and_then(|n| n.get("pattern"))
-            .map(|n| n.mark)
-            .unwrap_or(node.mark);
-        errors.push((
-            mark,
-            format!("the multiline pattern is not a valid regular expression: {e}"),
-        ));
-    }
-    if cfg.fingerprint_bytes.get() == 0 || cfg.fingerprint_bytes.get() > 1 << 20 {
-        let mark = node
-            .get("fingerprint_bytes")
-            .map(|n| n.mark)
-            .unwrap_or(node.mark);
-        errors.push((
-            mark,
-            "`fingerprint_bytes` must be between 1 and 1MiB (the default, 1KiB, suits most logs)"
-                .into(),
-        ));
-    }
-    if cfg.max_line_bytes.get() == 0 {
-        let mark = node
-            .get("max_line_bytes")
-            .map(|n| n.mark)
-            .unwrap_or(node.mark);
-        errors.push((mark, "`max_line_bytes` must be more than 0".into()));
-    }
-    errors
-}
 
-fn resolve_glob(pattern: &str, base_dir: &Path) -> String {
-    if Path::new(pattern).is_absolute() || pattern.starts_with('\\') {
-        pattern.to_string()
-    } else {
-        crate::config::load::lexical_clean(&base_dir.join(pattern))
-            .to_string_lossy()
-            .into_owned()
+    /// Resolves relative globs and checks what serde cannot: globs that can never match, regular
+    /// expressions that do not compile, sizes out of range.
+    fn validate(&mut self, v: &mut Validator<'_>) {
+        if self.paths.is_empty() {
+            v.error(
+                "paths",
+                "`paths` is empty: give at least one glob of files to read",
+            );
+        }
+        for (i, pattern) in self.paths.iter_mut().enumerate() {
+            let resolved = v.resolve_glob(pattern);
+            if let Some(problem) = glob_problem(&resolved) {
+                v.error_at_item(
+                    "paths",
+                    i,
+                    format!("the glob {pattern:?} can never match a file: {problem}"),
+                );
+            }
+            *pattern = resolved;
+        }
+        for (i, pattern) in self.exclude.iter().enumerate() {
+            if let Err(e) = glob::Pattern::new(pattern) {
+                v.error_at_item(
+                    "exclude",
+                    i,
+                    format!("the exclude glob {pattern:?} is not valid: {}", e.msg),
+                );
+            }
+        }
+        if let Some(m) = &self.multiline
+            && let Err(e) = regex::bytes::Regex::new(&m.pattern)
+        {
+            v.error_in(
+                &["multiline", "pattern"],
+                format!("the multiline pattern is not a valid regular expression: {e}"),
+            );
+        }
+        if self.fingerprint_bytes.get() == 0 || self.fingerprint_bytes.get() > 1 << 20 {
+            v.error(
+                "fingerprint_bytes",
+                "`fingerprint_bytes` must be between 1 and 1MiB (the default, 1KiB, suits most logs)",
+            );
+        }
+        if self.max_line_bytes.get() == 0 {
+            v.error("max_line_bytes", "`max_line_bytes` must be more than 0");
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.paths
+            .iter()
+            .filter(|pattern| {
+                !glob::glob(pattern)
+                    .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
+                    .unwrap_or(false)
+            })
+            .map(|pattern| {
+                format!("no file matches {pattern:?} yet; logward will pick files up when they appear")
+            })
+            .collect()
+    }
+
+    fn build(&self, ctx: &InputBuild<'_>) -> anyhow::Result<Box<dyn crate::inputs::Input>> {
+        Ok(Box::new(FileInput::new(self.clone(), ctx.batch_events)))
     }
 }
 

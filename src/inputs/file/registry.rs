@@ -1,6 +1,7 @@
 //! The file input's registry: for every file ever read, its identity and the offset up to which every
-//! event is acknowledged. Saved atomically (temporary file, fsync, rename), one file per input.
+//! event is acknowledged, kept in the checkpoint store ([`crate::pipeline::checkpoint`]).
 
+use crate::pipeline::checkpoint::{Cursor, Legacy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -29,90 +30,110 @@ pub struct Entry {
     pub last_seen: u64,
 }
 
-/// The registry of one input.
+/// The registry of one input: its state in the checkpoint store.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Registry {
-    /// Format version, for future migrations.
-    pub version: u32,
     /// The input's entries.
     pub entries: Vec<Entry>,
 }
 
 impl Registry {
-    /// Where the registry of `input_id` lives.
-    pub fn path(data_dir: &Path, input_id: &str) -> PathBuf {
-        let safe: String = input_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        data_dir.join("registry").join(format!("{safe}.json"))
-    }
-
-    /// Loads a registry; a missing file is an empty registry. A damaged file is kept aside (renamed
-    /// `.damaged`) and reported, and reading starts over from an empty registry, rather than refusing to run.
-    pub fn load(path: &Path) -> std::io::Result<Registry> {
-        match std::fs::read(path) {
-            Ok(bytes) => match serde_json::from_slice::<Registry>(&bytes) {
-                Ok(r) => Ok(r),
-                Err(e) => {
-                    let aside = path.with_extension("json.damaged");
-                    tracing::error!(registry = %path.display(), moved_to = %aside.display(),
-                        "the registry is damaged ({e}); it was moved aside and files will be read again from the start");
-                    std::fs::rename(path, &aside)?;
-                    Ok(Registry::default())
-                }
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Registry::default()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Saves atomically and durably.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::util::fs::write_atomic(path, &bytes, true)
-    }
-
     /// The entry with this id.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Entry> {
         self.entries.iter_mut().find(|e| e.id == id)
     }
 }
 
+/// How far a batch took a file: applied to its entry once the batch is acknowledged.
+pub struct FileCursor {
+    /// The entry's id.
+    pub entry_id: String,
+    /// Bytes before the first event not yet acknowledged.
+    pub offset: u64,
+    /// Nothing more will be read from it.
+    pub finished: bool,
+}
+
+impl Cursor for FileCursor {
+    type State = Registry;
+
+    fn apply(self, state: &mut Registry) {
+        if let Some(entry) = state.get_mut(&self.entry_id) {
+            entry.offset = entry.offset.max(self.offset);
+            entry.finished |= self.finished;
+        }
+    }
+}
+
+/// The registry file of earlier versions: `registry/<id>.json` with every character other than
+/// `A-Za-z0-9-_` written as `_`, holding `{"version": 1, "entries": [...]}`.
+pub fn legacy(dir: &Path, input_id: &str) -> Legacy<Registry> {
+    let safe: String = input_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    #[derive(Deserialize)]
+    struct V1 {
+        entries: Vec<Entry>,
+    }
+    Legacy {
+        path: dir.join(format!("{safe}.json")),
+        read: |bytes| {
+            serde_json::from_slice::<V1>(bytes)
+                .ok()
+                .map(|v| Registry { entries: v.entries })
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::checkpoint::{CheckpointStore, Checkpoints};
 
-    #[test]
-    fn registry_round_trips_and_survives_damage() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = Registry::path(dir.path(), "my input/1");
-        assert!(path.ends_with("registry/my_input_1.json"));
-        let mut r = Registry::default();
-        r.entries.push(Entry {
-            id: "a".into(),
+    fn entry(id: &str, offset: u64) -> Entry {
+        Entry {
+            id: id.into(),
             path: "/x".into(),
-            offset: 42,
+            offset,
             head_len: 10,
             head_hash: 7,
             node: Some((1, 2)),
             gzip: false,
             finished: false,
             last_seen: 0,
-        });
-        r.save(&path).unwrap();
-        assert_eq!(Registry::load(&path).unwrap().entries, r.entries);
-        std::fs::write(&path, b"{garbage").unwrap();
-        assert!(Registry::load(&path).unwrap().entries.is_empty());
-        assert!(path.with_extension("json.damaged").exists());
+        }
+    }
+
+    #[test]
+    fn a_registry_of_the_earlier_format_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "web app", "file");
+        let reg = store.dir().to_path_buf();
+        std::fs::create_dir_all(&reg).unwrap();
+        let old = serde_json::json!({"version": 0, "entries": [entry("a", 42)]});
+        std::fs::write(reg.join("web_app.json"), old.to_string()).unwrap();
+        let cp = Checkpoints::<FileCursor>::open(&store, &[legacy(&reg, "web app")]);
+        assert_eq!(cp.state().entries, vec![entry("a", 42)]);
+        assert!(store.path().exists());
+        // An input whose id is really `web_app` does not take it over once it is migrated... and a
+        // plain id keeps its old file name, rewritten in the new format.
+        let plain = CheckpointStore::new(dir.path(), "app", "file");
+        std::fs::write(
+            reg.join("app.json"),
+            serde_json::json!({"version": 0, "entries": [entry("b", 7)]}).to_string(),
+        )
+        .unwrap();
+        let cp = Checkpoints::<FileCursor>::open(&plain, &[legacy(&reg, "app")]);
+        assert_eq!(cp.state().entries, vec![entry("b", 7)]);
+        assert_eq!(plain.path(), reg.join("app.json"));
+        let text = std::fs::read_to_string(plain.path()).unwrap();
+        assert!(text.contains("\"version\": 2"), "{text}");
     }
 }

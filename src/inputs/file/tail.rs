@@ -3,17 +3,17 @@
 use super::config::{FileInputConfig, StartPosition};
 use super::decode::{EventTemplate, FileStream};
 use super::identity::{self, Observed, head_hash, open_shared};
-use super::lines::LineReader;
-use super::multiline::Multiline;
-use super::registry::{Entry, Registry};
+use super::lines::{Line, LineReader};
+use super::multiline::{Joined, Multiline};
+use super::registry::{Entry, FileCursor};
 use crate::event::{Event, format_timestamp};
 use crate::inputs::{Input, InputContext};
-use crate::observe::metrics::{self, Counter, Gauge};
-use crate::pipeline::ack::{AckStatus, CheckpointTracker};
+use crate::observe::component::{ComponentMetrics, Kind, Stage};
+use crate::observe::metrics::{Counter, Gauge};
+use crate::pipeline::checkpoint::Checkpoints;
 use crate::pipeline::queue::Closed;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A configured file input.
@@ -38,15 +38,6 @@ impl Input for FileInput {
         tailer.run();
         Ok(())
     }
-}
-
-/// How far a batch took a file.
-struct Checkpoint {
-    entry_id: String,
-    offset: u64,
-    finished: bool,
-    /// The batch itself, kept so its events are freed on this thread once acknowledged.
-    _batch: Option<Arc<Vec<Event>>>,
 }
 
 struct Harvester {
@@ -75,18 +66,15 @@ struct Tailer {
     cfg: FileInputConfig,
     ctx: InputContext,
     template: EventTemplate,
-    registry: Registry,
-    registry_path: PathBuf,
+    /// The registry: every file's identity and acknowledged offset.
+    checkpoints: Checkpoints<FileCursor>,
     harvesters: Vec<Harvester>,
     /// Offsets read and sent (ahead of the acknowledged offsets in the registry).
     read_offsets: HashMap<String, u64>,
-    tracker: CheckpointTracker<Checkpoint>,
     exclude: Vec<(glob::Pattern, bool)>,
     batch_lines: usize,
     fingerprint_bytes: usize,
     first_scan: bool,
-    dirty: bool,
-    last_save: Instant,
     warned: HashMap<PathBuf, String>,
     counters: Counters,
 }
@@ -100,10 +88,10 @@ fn unix_now() -> u64 {
 
 impl Tailer {
     fn new(cfg: FileInputConfig, batch_lines: usize, ctx: InputContext) -> anyhow::Result<Tailer> {
-        let registry_path = Registry::path(&ctx.data_dir, &ctx.id);
-        let registry = Registry::load(&registry_path).map_err(|e| {
-            anyhow::anyhow!("cannot read the registry {}: {e}", registry_path.display())
-        })?;
+        let checkpoints = Checkpoints::open(
+            &ctx.checkpoints,
+            &[super::registry::legacy(ctx.checkpoints.dir(), &ctx.id)],
+        );
         let exclude = cfg
             .exclude
             .iter()
@@ -113,30 +101,26 @@ impl Tailer {
                     .map(|g| (g, p.contains('/') || p.contains('\\')))
             })
             .collect();
-        let template = EventTemplate::new(&ctx.id, &cfg, ctx.host_name.clone());
-        let id = ctx.id.clone();
+        let template = EventTemplate::new(&ctx.id, &cfg, &ctx.decoration, ctx.host_name.clone());
+        let m = ComponentMetrics::new(Kind::Input, &ctx.id, "file");
         let counters = Counters {
-            files_opened: metrics::counter("input_files_opened_total", &[("input", &id)]),
-            files_closed: metrics::counter("input_files_closed_total", &[("input", &id)]),
-            truncations: metrics::counter("input_files_truncated_total", &[("input", &id)]),
-            read_errors: metrics::counter("input_read_errors_total", &[("input", &id)]),
-            open_files: metrics::gauge("input_open_files", &[("input", &id)]),
+            files_opened: m.counter("files_opened_total"),
+            files_closed: m.counter("files_closed_total"),
+            truncations: m.counter("files_truncated_total"),
+            read_errors: m.errors("read_failed", Stage::Receiving),
+            open_files: m.gauge("open_files"),
         };
         Ok(Tailer {
             fingerprint_bytes: cfg.fingerprint_bytes.as_usize(),
             cfg,
             ctx,
             template,
-            registry,
-            registry_path,
+            checkpoints,
             harvesters: Vec::new(),
             read_offsets: HashMap::new(),
-            tracker: CheckpointTracker::default(),
             exclude,
             batch_lines,
             first_scan: true,
-            dirty: false,
-            last_save: Instant::now(),
             warned: HashMap::new(),
             counters,
         })
@@ -164,7 +148,7 @@ impl Tailer {
             }
             self.harvesters.retain(|h| !h.closed);
             self.counters.open_files.set(self.harvesters.len() as i64);
-            self.apply_acks();
+            self.checkpoints.poll();
             if worked {
                 idle = Duration::from_millis(5);
             } else {
@@ -175,51 +159,7 @@ impl Tailer {
             }
         }
         // Drain: wait for the batches already sent; whatever is not acknowledged is read again next time.
-        while self.tracker.in_flight() > 0 && !self.ctx.force.is_stopped() {
-            if let Some(ack) = self
-                .ctx
-                .acks
-                .recv_timeout_blocking(Duration::from_millis(50))
-            {
-                self.tracker.settle(ack);
-                self.apply_acks();
-            }
-        }
-        self.apply_acks();
-        if self.tracker.in_flight() > 0 {
-            tracing::warn!(input = %self.ctx.id, batches = self.tracker.in_flight(),
-                "stopping with unacknowledged batches; their lines will be read again after restart");
-        }
-        self.save_registry();
-    }
-
-    fn apply_acks(&mut self) {
-        for ack in self.ctx.acks.try_drain() {
-            self.tracker.settle(ack);
-        }
-        for cp in self.tracker.release() {
-            if let Some(entry) = self.registry.get_mut(&cp.entry_id) {
-                if cp.offset > entry.offset {
-                    entry.offset = cp.offset;
-                }
-                entry.finished |= cp.finished;
-                self.dirty = true;
-            }
-        }
-        if self.dirty && self.last_save.elapsed() >= Duration::from_millis(250) {
-            self.save_registry();
-        }
-    }
-
-    fn save_registry(&mut self) {
-        match self.registry.save(&self.registry_path) {
-            Ok(()) => self.dirty = false,
-            Err(e) => {
-                tracing::error!(input = %self.ctx.id, registry = %self.registry_path.display(),
-                "cannot save the registry ({e}); offsets will be saved at the next try")
-            }
-        }
-        self.last_save = Instant::now();
+        self.checkpoints.finish(&self.ctx.force, &self.ctx.id);
     }
 
     fn warn_once(&mut self, path: &Path, message: String) {
@@ -273,7 +213,7 @@ impl Tailer {
     fn find_entry(&self, obs: &Observed) -> Option<usize> {
         let full = obs.head.len() >= self.fingerprint_bytes;
         let hash = head_hash(&obs.head);
-        self.registry.entries.iter().position(|e| {
+        self.checkpoints.state().entries.iter().position(|e| {
             let len = e.head_len as usize;
             if len == obs.head.len() && e.head_hash == hash {
                 // Equal prefixes: the fingerprint alone when it is full length; the node too for short files.
@@ -327,13 +267,13 @@ impl Tailer {
         let hash = head_hash(&obs.head);
         match self.find_entry(&obs) {
             Some(i) => {
-                let entry_id = self.registry.entries[i].id.clone();
+                let entry_id = self.checkpoints.state().entries[i].id.clone();
                 if let Some(h) = self.harvesters.iter_mut().find(|h| h.entry_id == entry_id) {
                     if h.node == obs.node && h.path != path {
                         // Renamed: keep reading through the same handle, remember the new name.
                         h.path = path.clone();
                         h.path_gone = false;
-                        let e = &mut self.registry.entries[i];
+                        let e = &mut self.checkpoints.state_mut().entries[i];
                         e.path = path;
                         e.last_seen = now_secs;
                     }
@@ -341,13 +281,14 @@ impl Tailer {
                     return;
                 }
                 let read_offset = self.read_offsets.get(&entry_id).copied().unwrap_or(0);
-                let e = &mut self.registry.entries[i];
+                // Seen again: remembered with the next save, not worth a save of its own.
+                let e = &mut self.checkpoints.state_untracked_mut().entries[i];
                 e.last_seen = now_secs;
                 if !obs.gzip && e.offset > obs.size {
                     // Same beginning but shorter than what was read: the file was truncated and rewritten.
                     self.counters.truncations.inc();
                     tracing::info!(input = %self.ctx.id, path = %path.display(), "the file is shorter than the saved offset: it was truncated; reading it from the start");
-                    e.finished = true;
+                    self.checkpoints.state_mut().entries[i].finished = true;
                     self.new_entry(path, obs, hash, now_secs, 0);
                     return;
                 }
@@ -355,11 +296,13 @@ impl Tailer {
                     return;
                 }
                 let offset = e.offset.max(read_offset);
-                if (obs.head.len() as u64) > e.head_len && !obs.gzip {
-                    e.head_len = obs.head.len() as u64;
-                    e.head_hash = hash;
-                }
-                if !obs.gzip {
+                let grown = (obs.head.len() as u64) > e.head_len;
+                if !obs.gzip && (grown || e.node != obs.node || e.path != path) {
+                    let e = &mut self.checkpoints.state_mut().entries[i];
+                    if grown {
+                        e.head_len = obs.head.len() as u64;
+                        e.head_hash = hash;
+                    }
                     e.node = obs.node;
                     e.path = path.clone();
                 }
@@ -408,11 +351,11 @@ impl Tailer {
             seed.truncate(base);
             seed.extend_from_slice(&generation.to_le_bytes());
             id = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&seed));
-            if !self.registry.entries.iter().any(|e| e.id == id) {
+            if !self.checkpoints.state().entries.iter().any(|e| e.id == id) {
                 break;
             }
         }
-        self.registry.entries.push(Entry {
+        self.checkpoints.state_mut().entries.push(Entry {
             id: id.clone(),
             path: path.clone(),
             offset,
@@ -423,7 +366,6 @@ impl Tailer {
             finished: false,
             last_seen: now_secs,
         });
-        self.dirty = true;
         self.start_harvester(id, path, &obs, offset);
     }
 
@@ -473,50 +415,19 @@ impl Tailer {
     fn harvest(&mut self, i: usize) -> Result<usize, Closed> {
         let now = Instant::now();
         let timestamp = format_timestamp(chrono::Utc::now());
-        let Tailer {
-            harvesters,
-            template,
-            batch_lines,
-            counters,
-            ..
-        } = self;
-        let h = &mut harvesters[i];
-        let mut events: Vec<Event> = Vec::new();
-        let mut last_end: Option<u64> = None;
+        let h = &mut self.harvesters[i];
         let Harvester {
             reader,
             multiline,
             stream,
             ..
         } = h;
-        let polled = reader.poll(*batch_lines, |line| match multiline {
-            Some(ml) => ml.push(
-                line.bytes,
-                line.start,
-                line.end,
-                line.truncated,
-                now,
-                &mut |j| {
-                    events.push(template.event(stream, &j.bytes, j.start, j.truncated, &timestamp));
-                    last_end = Some(j.end);
-                },
-            ),
-            None => {
-                events.push(template.event(
-                    stream,
-                    line.bytes,
-                    line.start,
-                    line.truncated,
-                    &timestamp,
-                ));
-                last_end = Some(line.end);
-            }
-        });
-        let mut finished = false;
+        let mut out = Collected::new(&self.template, stream, &timestamp);
+        let polled = reader.poll(self.batch_lines, |line| out.line(multiline, line, now));
         let polled = match polled {
             Ok(p) => p,
             Err(e) => {
-                counters.read_errors.inc();
+                self.counters.read_errors.inc();
                 tracing::warn!(input = %self.ctx.id, path = %h.path.display(), "reading failed: {e}; the file is released and read again from its saved offset at the next scan");
                 h.closed = true;
                 super::lines::Polled {
@@ -528,84 +439,42 @@ impl Tailer {
         if polled.lines > 0 {
             h.last_data = now;
         }
-        if let Some(ml) = &mut h.multiline {
-            ml.flush_if_due(now, &mut |j| {
-                events.push(template.event(&h.stream, &j.bytes, j.start, j.truncated, &timestamp));
-                last_end = Some(j.end);
-            });
+        if let Some(ml) = multiline {
+            ml.flush_if_due(now, &mut |j| out.joined(j));
         }
-        if polled.eof && !h.closed {
-            if h.gzip {
-                // A compressed file is complete: hand out its last line, then it is done for good.
-                h.reader.finish(|line| {
-                    let mut push = |bytes: &[u8], start, end, truncated| {
-                        events.push(template.event(&h.stream, bytes, start, truncated, &timestamp));
-                        last_end = Some(end);
-                    };
-                    match &mut h.multiline {
-                        Some(ml) => ml.push(
-                            line.bytes,
-                            line.start,
-                            line.end,
-                            line.truncated,
-                            now,
-                            &mut |j| push(&j.bytes, j.start, j.end, j.truncated),
-                        ),
-                        None => push(line.bytes, line.start, line.end, line.truncated),
-                    }
-                });
-                if let Some(ml) = &mut h.multiline {
-                    ml.flush(&mut |j| {
-                        events.push(template.event(
-                            &h.stream,
-                            &j.bytes,
-                            j.start,
-                            j.truncated,
-                            &timestamp,
-                        ));
-                        last_end = Some(j.end);
-                    });
-                }
-                finished = true;
-                h.closed = true;
-            } else {
-                self.at_end_of_plain_file(i, now);
+        let mut finished = false;
+        if polled.eof && !h.closed && h.gzip {
+            // A compressed file is complete: hand out its last line, then it is done for good.
+            reader.finish(|line| out.line(multiline, line, now));
+            if let Some(ml) = multiline {
+                ml.flush(&mut |j| out.joined(j));
             }
+            finished = true;
+            h.closed = true;
+        }
+        let (events, last_end) = (out.events, out.last_end);
+        if polled.eof && !h.closed {
+            self.at_end_of_plain_file(i, now);
         }
         let h = &mut self.harvesters[i];
-        let lines = polled.lines;
         if events.is_empty() && !finished {
-            return Ok(lines);
+            return Ok(polled.lines);
         }
         let offset = last_end.unwrap_or_else(|| h.reader.offset());
         self.read_offsets.insert(h.entry_id.clone(), offset);
-        let ack = self.ctx.acks.new_batch();
-        let seq = ack.seq();
-        let entry_id = h.entry_id.clone();
-        if events.is_empty() {
-            self.tracker.register(
-                seq,
-                Checkpoint {
-                    entry_id,
-                    offset,
-                    finished,
-                    _batch: None,
-                },
-            );
-            ack.complete(AckStatus::Delivered);
-            return Ok(lines);
-        }
-        let batch = self.ctx.sender.send_blocking_keep(events, ack)?;
-        self.tracker.register(
-            seq,
-            Checkpoint {
-                entry_id,
-                offset,
-                finished,
-                _batch: batch,
-            },
-        );
-        Ok(lines.max(1))
+        let sent = !events.is_empty();
+        let cursor = FileCursor {
+            entry_id: h.entry_id.clone(),
+            offset,
+            finished,
+        };
+        self.checkpoints
+            .publish(&self.ctx.sender, events, cursor)?;
+        Ok(if sent {
+            polled.lines.max(1)
+        } else {
+            polled.lines
+        })
     }
 
     /// At the end of a plain file: detect truncation, release renamed/deleted/inactive files.
@@ -649,7 +518,8 @@ impl Tailer {
             )
         };
         let head = self
-            .registry
+            .checkpoints
+            .state()
             .entries
             .iter()
             .find(|e| e.id == entry_id)
@@ -685,9 +555,58 @@ impl Tailer {
                 "the file was truncated and no rotated copy matching the globs was found; lines written after offset {offset} and before the truncation could not be read"),
         }
         h.closed = true;
-        if let Some(e) = self.registry.get_mut(&entry_id) {
+        if let Some(e) = self.checkpoints.state_mut().get_mut(&entry_id) {
             e.finished = true;
-            self.dirty = true;
+        }
+    }
+}
+
+/// The events of one read of a file, and where the last one ended.
+struct Collected<'a> {
+    template: &'a EventTemplate,
+    stream: &'a FileStream,
+    timestamp: &'a str,
+    events: Vec<Event>,
+    last_end: Option<u64>,
+}
+
+impl<'a> Collected<'a> {
+    fn new(template: &'a EventTemplate, stream: &'a FileStream, timestamp: &'a str) -> Self {
+        Collected {
+            template,
+            stream,
+            timestamp,
+            events: Vec::new(),
+            last_end: None,
+        }
+    }
+
+    /// One event from `bytes`, which ended at `end`.
+    fn event(&mut self, bytes: &[u8], start: u64, end: u64, truncated: bool) {
+        self.events.push(
+            self.template
+                .event(self.stream, bytes, start, truncated, self.timestamp),
+        );
+        self.last_end = Some(end);
+    }
+
+    /// An event of joined lines.
+    fn joined(&mut self, j: Joined) {
+        self.event(&j.bytes, j.start, j.end, j.truncated);
+    }
+
+    /// A line from the reader: an event of its own, or joined with its neighbours when multiline is on.
+    fn line(&mut self, multiline: &mut Option<Multiline>, line: Line<'_>, now: Instant) {
+        match multiline {
+            Some(ml) => ml.push(
+                line.bytes,
+                line.start,
+                line.end,
+                line.truncated,
+                now,
+                &mut |j| self.joined(j),
+            ),
+            None => self.event(line.bytes, line.start, line.end, line.truncated),
         }
     }
 }

@@ -1,18 +1,14 @@
 //! `type: winlog` — the live Windows Event Log input's settings.
 
+use crate::component::{InputBuild, InputConfig, InputKind, Validator};
 use crate::config::HumanDuration;
-use crate::inputs::evtx::filter::WinEventFilter;
-use crate::processors::config::ProcessorConfig;
+use crate::inputs::windows_event::filter::WinEventFilter;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// `type: winlog`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WinlogInputConfig {
-    /// A stable name (keys the saved bookmarks). Defaults to a hash of `channels`.
-    #[serde(default)]
-    pub id: Option<String>,
     /// Channels to follow: `Application`, `System`, `Security`, `ForwardedEvents`,
     /// `Microsoft-Windows-Sysmon/Operational`, …
     pub channels: Vec<String>,
@@ -43,18 +39,6 @@ pub struct WinlogInputConfig {
     /// Events fetched per call (EvtNext).
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
-    /// Extra fields (under `fields.` unless `fields_under_root`).
-    #[serde(default)]
-    pub fields: serde_json::Map<String, Value>,
-    /// Put `fields` at the root.
-    #[serde(default)]
-    pub fields_under_root: bool,
-    /// Tags added to every event.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Processors for this input's events.
-    #[serde(default)]
-    pub processors: Vec<ProcessorConfig>,
 }
 
 /// Where a channel without a saved bookmark begins.
@@ -73,51 +57,59 @@ fn default_batch_size() -> usize {
     100
 }
 
-/// The default id of a winlog input.
-pub fn default_id(channels: &[String]) -> String {
-    format!(
-        "winlog-{:08x}",
-        xxhash_rust::xxh3::xxh3_64(channels.join("\n").as_bytes()) as u32
-    )
-}
+/// The `winlog` input type.
+pub const KIND: InputKind = InputKind::of::<WinlogInputConfig>(
+    "winlog",
+    "follows live Windows Event Log channels (Windows only)",
+);
 
-/// Checks the settings; returns problems as (key, message).
-pub fn validate(cfg: &WinlogInputConfig) -> Vec<(&'static str, String)> {
-    let mut errors = Vec::new();
-    if !cfg!(windows) {
-        errors.push((
-            "type",
-            "the winlog input reads the live Windows Event Log and works only on Windows; to read exported .evtx files use `type: evtx`".to_string(),
-        ));
+impl InputConfig for WinlogInputConfig {
+    /// Stable for the same `channels`.
+    fn default_id(&self) -> String {
+        format!(
+            "winlog-{:08x}",
+            xxhash_rust::xxh3::xxh3_64(self.channels.join("\n").as_bytes()) as u32
+        )
     }
-    if cfg.channels.is_empty() {
-        errors.push((
-            "channels",
-            "`channels` is empty: name at least one, e.g. [Application, System, Security]".into(),
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for c in &cfg.channels {
-        if c.trim().is_empty() || c.contains(['<', '>', '"', '\'']) {
-            errors.push(("channels", format!("{c:?} is not a channel name")));
+
+    fn validate(&mut self, v: &mut Validator<'_>) {
+        if !cfg!(windows) {
+            v.error_entry(
+                "the winlog input reads the live Windows Event Log and works only on Windows; to read exported .evtx files use `type: evtx`",
+            );
         }
-        if !seen.insert(c.to_ascii_lowercase()) {
-            errors.push(("channels", format!("the channel {c:?} is listed twice")));
+        if self.channels.is_empty() {
+            v.error(
+                "channels",
+                "`channels` is empty: name at least one, e.g. [Application, System, Security]",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.channels.iter().enumerate() {
+            if c.trim().is_empty() || c.contains(['<', '>', '"', '\'']) {
+                v.error_at_item("channels", i, format!("{c:?} is not a channel name"));
+            }
+            if !seen.insert(c.to_ascii_lowercase()) {
+                v.error_at_item("channels", i, format!("the channel {c:?} is listed twice"));
+            }
+        }
+        if let Err(e) = WinEventFilter::new(&self.event_ids, &self.levels, &self.providers) {
+            v.error("event_ids", e);
+        }
+        if let Some(x) = &self.xpath
+            && x.trim().is_empty()
+        {
+            v.error("xpath", "`xpath` is empty");
+        }
+        if self.batch_size == 0 || self.batch_size > 1024 {
+            v.error(
+                "batch_size",
+                format!("{} is out of range: use 1 to 1024", self.batch_size),
+            );
         }
     }
-    if let Err(e) = WinEventFilter::new(&cfg.event_ids, &cfg.levels, &cfg.providers) {
-        errors.push(("event_ids", e));
+
+    fn build(&self, _ctx: &InputBuild<'_>) -> anyhow::Result<Box<dyn crate::inputs::Input>> {
+        Ok(Box::new(super::WinlogInput::new(self.clone())))
     }
-    if let Some(x) = &cfg.xpath
-        && x.trim().is_empty()
-    {
-        errors.push(("xpath", "`xpath` is empty".into()));
-    }
-    if cfg.batch_size == 0 || cfg.batch_size > 1024 {
-        errors.push((
-            "batch_size",
-            format!("{} is out of range: use 1 to 1024", cfg.batch_size),
-        ));
-    }
-    errors
 }

@@ -16,18 +16,21 @@ pub mod xml;
 
 use super::InputContext;
 use crate::event::{Event, Origin};
-use crate::inputs::evtx::{ecs, filter::WinEventFilter};
-use crate::observe::metrics::{self, Counter};
-use crate::pipeline::ack::CheckpointTracker;
+use crate::inputs::windows_event::{ecs, filter::WinEventFilter};
+use crate::observe::component::{ComponentMetrics, Kind, Stage};
+use crate::observe::metrics::Counter;
+use crate::pipeline::checkpoint::{Checkpoints, Cursor, Legacy};
 use config::{StartAt, WinlogInputConfig};
 use recovery::{Action, ChannelBackoff};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use source::{EventSource, RawEvent, Start};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+pub use config::KIND;
 
 /// What is saved per channel.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -45,21 +48,38 @@ pub struct Bookmarks {
     pub channels: BTreeMap<String, ChannelMark>,
 }
 
-/// Where an input's bookmarks are kept.
-pub fn registry_path(data_dir: &Path, id: &str) -> PathBuf {
-    data_dir.join("registry").join(format!("{id}.winlog.json"))
+/// Events lost to a cleared or wrapped log (counted, logged).
+pub const GAPS: &str = "winlog_gaps_total";
+
+/// A channel's bookmark after an acknowledged batch.
+pub struct WinlogCursor {
+    channel: String,
+    record_id: u64,
 }
 
-/// Reads saved bookmarks; a damaged file is reported and treated as none (the channels then start at
-/// `start_at`).
-pub fn load_bookmarks(path: &Path, input: &str) -> Bookmarks {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::error!(input, registry = %path.display(), "the bookmark file is damaged ({e}); channels start at `start_at`");
-            Bookmarks::default()
-        }),
-        Err(_) => Bookmarks::default(),
+impl Cursor for WinlogCursor {
+    type State = Bookmarks;
+
+    fn apply(self, state: &mut Bookmarks) {
+        // Released strictly in order, so this is the newest acknowledged record (after a cleared log the
+        // ids start over lower, which is right to save too).
+        let bookmark = source::bookmark_xml(&self.channel, self.record_id);
+        let mark = state.channels.entry(self.channel).or_default();
+        mark.record_id = self.record_id;
+        mark.bookmark = bookmark;
     }
+}
+
+/// The bookmark file of earlier versions: `registry/<id>.winlog.json` (the id as written, so only ids
+/// that name a file in that folder can have one).
+pub fn legacy(dir: &Path, id: &str) -> Vec<Legacy<Bookmarks>> {
+    if id.is_empty() || id.contains(['/', '\\', ':']) || id.starts_with('.') {
+        return Vec::new();
+    }
+    vec![Legacy {
+        path: dir.join(format!("{id}.winlog.json")),
+        read: |bytes| serde_json::from_slice(bytes).ok(),
+    }]
 }
 
 /// A configured winlog input.
@@ -112,12 +132,6 @@ struct Channel<S> {
     warned: bool,
 }
 
-struct Checkpoint {
-    channel: usize,
-    record_id: u64,
-    _batch: Option<Arc<Vec<Event>>>,
-}
-
 struct Counters {
     filtered: Counter,
     render_errors: Counter,
@@ -130,11 +144,7 @@ struct Runner<S> {
     ctx: InputContext,
     channels: Vec<Channel<S>>,
     filter: WinEventFilter,
-    bookmarks: Bookmarks,
-    path: PathBuf,
-    tracker: CheckpointTracker<Checkpoint>,
-    dirty: bool,
-    last_save: Instant,
+    checkpoints: Checkpoints<WinlogCursor>,
     counters: Counters,
 }
 
@@ -152,10 +162,10 @@ pub fn run_channels<S: EventSource>(
             return;
         }
     };
-    let path = registry_path(&ctx.data_dir, &ctx.id);
-    let bookmarks = load_bookmarks(&path, &ctx.id);
-    let id = ctx.id.clone();
-    let label = [("input", id.as_str())];
+    let checkpoints: Checkpoints<WinlogCursor> =
+        Checkpoints::open(&ctx.checkpoints, &legacy(ctx.checkpoints.dir(), &ctx.id));
+    let bookmarks = checkpoints.state();
+    let m = ComponentMetrics::new(Kind::Input, &ctx.id, "winlog");
     let mut runner = Runner {
         channels: sources
             .into_iter()
@@ -172,19 +182,15 @@ pub fn run_channels<S: EventSource>(
             })
             .collect(),
         counters: Counters {
-            filtered: metrics::counter("input_filtered_events_total", &label),
-            render_errors: metrics::counter("input_winlog_render_errors_total", &label),
-            gaps: metrics::counter("input_winlog_gaps_total", &label),
-            resubscribes: metrics::counter("input_winlog_resubscribes_total", &label),
+            filtered: m.discarded(true),
+            render_errors: m.errors("render_failed", Stage::Receiving),
+            gaps: m.counter(GAPS),
+            resubscribes: m.counter("winlog_resubscribes_total"),
         },
         cfg,
         ctx,
         filter,
-        bookmarks,
-        path,
-        tracker: CheckpointTracker::default(),
-        dirty: false,
-        last_save: Instant::now(),
+        checkpoints,
     };
     runner.run();
 }
@@ -204,23 +210,12 @@ impl<S: EventSource> Runner<S> {
                 }
                 idle &= !self.poll(i, wait);
             }
-            self.apply_acks();
+            self.checkpoints.poll();
             if idle && self.channels.iter().all(|c| !c.subscribed) {
                 let _ = self.ctx.stop.wait_timeout(Duration::from_millis(200));
             }
         }
-        while self.tracker.in_flight() > 0 && !self.ctx.force.is_stopped() {
-            if let Some(ack) = self
-                .ctx
-                .acks
-                .recv_timeout_blocking(Duration::from_millis(50))
-            {
-                self.tracker.settle(ack);
-            }
-            self.apply_acks();
-        }
-        self.apply_acks();
-        self.save();
+        self.checkpoints.finish(&self.ctx.force, &self.ctx.id);
     }
 
     /// Subscribes a channel when it is due; whether it can be read now.
@@ -360,21 +355,18 @@ impl<S: EventSource> Runner<S> {
             }
         }
         self.channels[i].last_sent = Some(last);
-        let ack = self.ctx.acks.new_batch();
-        let seq = ack.seq();
-        let kept = match self.ctx.sender.send_blocking_keep(events, ack) {
-            Ok(kept) => kept,
-            Err(_) => return,
+        let cursor = WinlogCursor {
+            channel,
+            record_id: last,
         };
-        self.tracker.register(
-            seq,
-            Checkpoint {
-                channel: i,
-                record_id: last,
-                _batch: kept,
-            },
-        );
-        self.apply_acks();
+        if self
+            .checkpoints
+            .publish(&self.ctx.sender, events, cursor)
+            .is_err()
+        {
+            return;
+        }
+        self.checkpoints.poll();
     }
 
     fn to_event(&self, r: &RawEvent, source: &Arc<str>) -> Option<Event> {
@@ -409,68 +401,17 @@ impl<S: EventSource> Runner<S> {
             source: Arc::clone(source),
             position: r.record_id,
         });
-        if !self.cfg.fields.is_empty() {
-            if self.cfg.fields_under_root {
-                for (k, v) in &self.cfg.fields {
-                    e.fields_mut().insert(k.clone(), v.clone());
-                }
-            } else {
-                e.fields_mut()
-                    .insert("fields".into(), Value::Object(self.cfg.fields.clone()));
-            }
-        }
-        for t in &self.cfg.tags {
-            e.add_tag(t);
-        }
-        e.fields_mut()
-            .insert("input".into(), serde_json::json!({"type": "winlog"}));
+        self.ctx.decoration.apply(&mut e);
         Some(e)
-    }
-
-    fn apply_acks(&mut self) {
-        for ack in self.ctx.acks.try_drain() {
-            self.tracker.settle(ack);
-        }
-        for cp in self.tracker.release() {
-            let name = &self.channels[cp.channel].name;
-            // Released strictly in order, so this is the newest acknowledged record (after a cleared log
-            // the ids start over lower, which is right to save too).
-            let mark = self.bookmarks.channels.entry(name.clone()).or_default();
-            mark.record_id = cp.record_id;
-            mark.bookmark = source::bookmark_xml(name, cp.record_id);
-            self.dirty = true;
-        }
-        if self.dirty && self.last_save.elapsed() >= Duration::from_millis(250) {
-            self.save();
-        }
-    }
-
-    fn save(&mut self) {
-        if !self.dirty {
-            return;
-        }
-        let write = || -> std::io::Result<()> {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let bytes =
-                serde_json::to_vec_pretty(&self.bookmarks).map_err(std::io::Error::other)?;
-            crate::util::fs::write_atomic(&self.path, &bytes, true)
-        };
-        match write() {
-            Ok(()) => self.dirty = false,
-            Err(e) => {
-                tracing::error!(input = %self.ctx.id, "cannot save the bookmarks {}: {e}", self.path.display())
-            }
-        }
-        self.last_save = Instant::now();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::ack::{AckReceiver, AckStatus};
+    use crate::component::{Decoration, InputOptions};
+    use crate::pipeline::ack::AckStatus;
+    use crate::pipeline::checkpoint::CheckpointStore;
     use crate::pipeline::queue::memory_queue;
     use crate::pipeline::sender::EventSender;
     use crate::pipeline::shutdown::StopSignal;
@@ -557,45 +498,60 @@ mod tests {
         }
     }
 
-    fn cfg(extra: serde_json::Value) -> WinlogInputConfig {
+    /// The input's settings and the shared options, from one JSON object.
+    fn cfg(extra: serde_json::Value) -> (WinlogInputConfig, InputOptions) {
         let mut v = serde_json::json!({"channels": ["Security"], "batch_size": 50});
         if let (Some(m), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
             m.extend(e);
         }
-        serde_json::from_value(v).unwrap()
+        let mut shared = serde_json::Map::new();
+        for k in InputOptions::KEYS {
+            if let Some(x) = v.as_object_mut().unwrap().remove(*k) {
+                shared.insert(k.to_string(), x);
+            }
+        }
+        (
+            serde_json::from_value(v).unwrap(),
+            serde_json::from_value(Value::Object(shared)).unwrap(),
+        )
     }
 
     /// Runs the input over `channel` until `want` events arrived (and a little longer to catch extras);
     /// returns the events in arrival order.
     fn run(
         channel: ReplayChannel,
-        cfg: WinlogInputConfig,
+        (cfg, options): (WinlogInputConfig, InputOptions),
         data_dir: &Path,
         want: usize,
     ) -> Vec<Event> {
         let (writer, mut readers) = memory_queue(1, 4);
         let sender = EventSender::new(
-            "win",
+            &crate::observe::component::ComponentMetrics::new(
+                crate::observe::component::Kind::Input,
+                "win",
+                "test",
+            ),
             Arc::new(Chain::default()),
             Arc::new(Chain::default()),
             writer,
         );
         let stop = StopSignal::new();
-        let ctx = InputContext {
-            id: "win".into(),
-            data_dir: data_dir.to_path_buf(),
-            sender,
-            acks: AckReceiver::new(),
-            stop: stop.clone(),
-            force: StopSignal::new(),
-            host_name: "collector".into(),
-        };
-        let name = cfg.channels[0].clone();
-        let input = std::thread::spawn(move || run_channels(vec![(name, channel)], cfg, ctx));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        let ctx = InputContext {
+            id: "win".into(),
+            sender,
+            checkpoints: CheckpointStore::new(data_dir, "win", "winlog"),
+            decoration: Decoration::new("winlog", &options),
+            stop: stop.clone(),
+            force: StopSignal::new(),
+            host_name: "collector".into(),
+            runtime: rt.handle().clone(),
+        };
+        let name = cfg.channels[0].clone();
+        let input = std::thread::spawn(move || run_channels(vec![(name, channel)], cfg, ctx));
         let mut reader = readers.remove(0);
         let mut got = Vec::new();
         rt.block_on(async {
@@ -628,6 +584,10 @@ mod tests {
         });
         input.join().unwrap();
         got
+    }
+
+    fn saved_bookmarks(data_dir: &Path) -> Bookmarks {
+        CheckpointStore::new(data_dir, "win", "winlog").load(&[])
     }
 
     fn ids(events: &[Event]) -> Vec<u64> {
@@ -678,7 +638,7 @@ mod tests {
             e.metadata.get("_id"),
             Some(&serde_json::json!("Security/128/WIN-03DLIIOFRRA"))
         );
-        let saved = load_bookmarks(&registry_path(dir.path(), "win"), "win");
+        let saved = saved_bookmarks(dir.path());
         assert_eq!(saved.channels["Security"].record_id, *all.last().unwrap());
 
         // Restart: nothing again; then new records arrive and only those come.
@@ -741,15 +701,16 @@ mod tests {
             let mut r = channel.records.lock().unwrap();
             r.truncate(30);
         }
-        let gaps = metrics::counter("input_winlog_gaps_total", &[("input", "win")]).get();
+        let gaps = ComponentMetrics::new(Kind::Input, "win", "winlog").counter(GAPS);
+        let before = gaps.get();
         let got = run(channel.clone(), cfg(serde_json::json!({})), dir.path(), 30);
         assert_eq!(ids(&got), (1..=30).collect::<Vec<u64>>());
         assert_eq!(
-            metrics::counter("input_winlog_gaps_total", &[("input", "win")]).get(),
-            gaps + 1
+            gaps.get(),
+            before + 1
         );
         assert_eq!(
-            load_bookmarks(&registry_path(dir.path(), "win"), "win").channels["Security"].record_id,
+            saved_bookmarks(dir.path()).channels["Security"].record_id,
             30
         );
     }
@@ -782,7 +743,7 @@ mod tests {
                 .contains("<EventID>4624</EventID>")
         );
         assert!(got[0].has_tag("dc"));
-        let saved = load_bookmarks(&registry_path(dir.path(), "win"), "win");
+        let saved = saved_bookmarks(dir.path());
         assert_eq!(
             saved.channels["Security"].record_id,
             records.last().unwrap().0

@@ -2,7 +2,7 @@
 //! `Suppress` for excluded event ids (Event Log XPath has no `not()`), as Winlogbeat builds it. Filtering
 //! in Windows means unwanted events are never rendered.
 
-use crate::inputs::evtx::filter::WinEventFilter;
+use crate::inputs::windows_event::filter::WinEventFilter;
 
 fn level_number(name: &str) -> Option<u8> {
     match name {

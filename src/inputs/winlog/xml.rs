@@ -1,6 +1,6 @@
 //! Turns the XML the Windows Event Log API renders for an event (`EvtRender` with `EvtRenderEventXml`)
 //! into the same JSON shape the `evtx` crate gives for records of `.evtx` files, so one mapping
-//! (`evtx::ecs`) serves the live and the file input and both write identical ECS fields.
+//! (`windows_event::ecs`) serves the live and the file input and both write identical ECS fields.
 //!
 //! Shape: an element with only text is its text (empty: null); attributes go under `#attributes` and text
 //! then under `#text`; child elements become keys (repeated names: arrays). In `EventData`, `<Data
@@ -185,7 +185,7 @@ fn convert(el: &Element, in_event_data: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inputs::evtx::ecs;
+    use crate::inputs::windows_event::ecs;
 
     /// Every record of real .evtx files: the XML path and the evtx crate's JSON path give the same ECS
     /// event (except `event.created`, the time of reading).

@@ -5,14 +5,13 @@ use crate::config::{ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
+use crate::component::{OutputBuild, OutputConfig, Validator};
+use crate::outputs::Output;
 
 /// `type: elasticsearch` (also used for OpenSearch).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ElasticsearchConfig {
-    /// A name for metrics, logs and the dead-letter file.
-    #[serde(default)]
-    pub id: Option<String>,
     /// Cluster nodes, `http(s)://host:port` (a path prefix is kept). Requests go round-robin to the nodes
     /// that answer; a failing node is set aside and probed again later.
     #[serde(default = "default_hosts")]
@@ -280,7 +279,7 @@ impl ElasticsearchConfig {
     }
 
     /// Checks what serde cannot: URLs, the index pattern, credentials that exclude each other.
-    pub fn validate(&self) -> Vec<SettingError> {
+    pub fn setting_errors(&self) -> Vec<SettingError> {
         let mut errors = Vec::new();
         let mut err = |key, message: String| errors.push(SettingError { key, message });
         if self.hosts.is_empty() {
@@ -373,5 +372,30 @@ impl ElasticsearchConfig {
             );
         }
         errors
+    }
+}
+
+impl OutputConfig for ElasticsearchConfig {
+    /// Resolves the TLS files against the configuration's folder and checks the settings.
+    fn validate(&mut self, v: &mut Validator<'_>) {
+        for p in [&mut self.tls.ca, &mut self.tls.certificate, &mut self.tls.key]
+            .into_iter()
+            .flatten()
+        {
+            *p = v.resolve(p);
+        }
+        for e in self.setting_errors() {
+            v.error(
+                e.key,
+                format!("elasticsearch output: `{}`: {}", e.key, e.message),
+            );
+        }
+    }
+
+    fn build(&self, ctx: &OutputBuild<'_>) -> anyhow::Result<Vec<Box<dyn Output>>> {
+        Ok(super::build_workers(self, ctx.name, ctx.data_dir)?
+            .into_iter()
+            .map(|w| Box::new(w) as Box<dyn Output>)
+            .collect())
     }
 }

@@ -17,6 +17,7 @@ pub mod search;
 pub mod setup;
 
 use super::runner::Backoff;
+use crate::component::OutputKind;
 use super::{Batch, Batching, BoxFuture, Output, OutputError, SendOutcome};
 use crate::observe::metrics::{self, Counter};
 use bulk::{Encoded, ItemOutcome, encode_item};
@@ -29,6 +30,12 @@ use std::collections::VecDeque;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+/// The `elasticsearch` output type (also OpenSearch).
+pub const KIND: OutputKind = OutputKind::of::<config::ElasticsearchConfig>(
+    "elasticsearch",
+    "Elasticsearch or OpenSearch, with _bulk",
+);
 
 struct Counters {
     stored: Counter,
@@ -154,17 +161,14 @@ fn contiguous<'a>(
     })
 }
 
-/// Percent-encodes a query parameter value.
+/// Percent-encodes a query parameter value (everything but RFC 3986's unreserved characters).
 pub fn url_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, RESERVED).to_string()
 }
 
 impl ElasticsearchOutput {

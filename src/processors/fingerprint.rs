@@ -1,87 +1,17 @@
-//! Small processors: `drop`, `add_fields`, `fingerprint`.
+//! `fingerprint`: a stable hash of chosen fields, used as the document id.
 
 use super::{Processor, Verdict};
+use crate::component::{ProcessorBuild, ProcessorConfig, ProcessorKind};
 use crate::event::{Event, FieldPath};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// `drop:` — removes the event (use it with `when:`). Counted by the chain.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DropConfig {
-    /// Drop only when this condition holds (without it, every event is dropped).
-    #[serde(default, alias = "if")]
-    pub when: Option<super::condition::ConditionConfig>,
-}
-
-/// The drop processor.
-pub struct Drop;
-
-impl Processor for Drop {
-    fn name(&self) -> &str {
-        "drop"
-    }
-    fn process(&self, _event: &mut Event) -> Verdict {
-        Verdict::Drop
-    }
-}
-
-/// `add_fields:` — adds fields under `target` (Beats' default `fields`; empty for the root).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddFieldsConfig {
-    /// The object the fields go into (`""` for the root).
-    #[serde(default = "default_target")]
-    pub target: String,
-    /// The fields.
-    pub fields: Map<String, Value>,
-    /// Run only when this condition holds.
-    #[serde(default, alias = "if")]
-    pub when: Option<super::condition::ConditionConfig>,
-}
-
-fn default_target() -> String {
-    "fields".into()
-}
-
-/// The add_fields processor.
-pub struct AddFields {
-    fields: Vec<(FieldPath, Value)>,
-}
-
-impl AddFields {
-    /// Builds from configuration.
-    pub fn build(cfg: &AddFieldsConfig) -> Result<AddFields, String> {
-        let fields = cfg
-            .fields
-            .iter()
-            .map(|(k, v)| {
-                let name = if cfg.target.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{}.{k}", cfg.target)
-                };
-                Ok((
-                    FieldPath::parse(&name).map_err(|e| e.to_string())?,
-                    v.clone(),
-                ))
-            })
-            .collect::<Result<_, String>>()?;
-        Ok(AddFields { fields })
-    }
-}
-
-impl Processor for AddFields {
-    fn name(&self) -> &str {
-        "add_fields"
-    }
-    fn process(&self, event: &mut Event) -> Verdict {
-        for (p, v) in &self.fields {
-            event.insert(p, v.clone());
-        }
-        Verdict::Keep
-    }
-}
+/// The `fingerprint` processor type.
+pub const KIND: ProcessorKind = ProcessorKind::of::<FingerprintConfig>(
+    "fingerprint",
+    &[],
+    "hashes fields into the document id",
+);
 
 /// `fingerprint:` — a stable hash of chosen fields, by default into `@metadata._id`, so that outputs use it
 /// as the document id and resends overwrite instead of duplicating.
@@ -96,9 +26,6 @@ pub struct FingerprintConfig {
     /// `xxhash` (XXH3-128, the default and only method; fast and collision-resistant enough for ids).
     #[serde(default = "default_method")]
     pub method: String,
-    /// Run only when this condition holds.
-    #[serde(default, alias = "if")]
-    pub when: Option<super::condition::ConditionConfig>,
 }
 
 fn default_fp_target() -> String {
@@ -159,6 +86,12 @@ impl Processor for Fingerprint {
     }
 }
 
+impl ProcessorConfig for FingerprintConfig {
+    fn build(&self, _ctx: &ProcessorBuild<'_>) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(Fingerprint::build(self)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,21 +113,5 @@ mod tests {
         e3.set_path("a", "x1");
         f.process(&mut e3);
         assert_ne!(e1.get_path("@metadata._id"), e3.get_path("@metadata._id"));
-    }
-
-    #[test]
-    fn add_fields_under_target_or_root() {
-        let a =
-            AddFields::build(&serde_json::from_value(json!({"fields": {"env": "prod"}})).unwrap())
-                .unwrap();
-        let mut e = Event::new();
-        a.process(&mut e);
-        assert_eq!(e.get_path("fields.env"), Some(&json!("prod")));
-        let a = AddFields::build(
-            &serde_json::from_value(json!({"target": "", "fields": {"env": "prod"}})).unwrap(),
-        )
-        .unwrap();
-        a.process(&mut e);
-        assert_eq!(e.get_path("env"), Some(&json!("prod")));
     }
 }

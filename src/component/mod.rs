@@ -1,0 +1,379 @@
+//! The component model: how an input, an output or a processor plugs into logward.
+//!
+//! A component is a module of its own with a configuration struct that derives `Deserialize` and implements
+//! one of the traits here ([`InputConfig`], [`OutputConfig`], [`ProcessorConfig`]); [`registry`] names every
+//! component type on one line. The configuration loader reads the options every component of a kind shares
+//! ([`InputOptions`], [`OutputOptions`], [`ProcessorOptions`]) itself, hands the rest of the entry to the
+//! component's own struct (so an unknown key is still reported at its line and column, with "did you mean"),
+//! then calls the component's `validate` with a [`Validator`] that knows where every key was written.
+//!
+//! Vector registers typed config structs by name; Fluent Bit has one plugin table per kind. A static list
+//! of kinds with a generic loader per config type is the Rust shape of both: no global constructors, no
+//! macros, and the compiler checks that every registered type implements its trait.
+
+pub mod decoration;
+pub mod listen;
+pub mod options;
+pub mod registry;
+pub mod validate;
+
+pub use decoration::Decoration;
+pub use listen::{Listen, Protocol};
+pub use options::{InputOptions, OutputOptions, ProcessorOptions};
+pub use validate::Validator;
+
+use crate::config::load::Loader;
+use crate::config::yaml::{Mark, Node};
+use crate::inputs::Input;
+use crate::outputs::Output;
+use crate::processors::Processor;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The settings of one input type (`type: file`, `type: evtx`, …), as its configuration struct.
+pub trait InputConfig: Debug + Send + Sync + Any {
+    /// The input's id when the configuration gives none: stable for the same settings (it keys the
+    /// input's checkpoints).
+    fn default_id(&self) -> String;
+
+    /// Checks what deserialization cannot (values that can never work, patterns that do not compile) and
+    /// resolves relative paths against the configuration's folder. Problems go to `v` at their key.
+    fn validate(&mut self, v: &mut Validator<'_>) {
+        let _ = v;
+    }
+
+    /// The sockets this input listens on, so `logward check` can refuse two components on one address.
+    fn listen(&self) -> Vec<Listen> {
+        Vec::new()
+    }
+
+    /// Things that are allowed but probably not meant (for `logward check`), e.g. a glob that matches
+    /// nothing yet.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Builds the input; nothing runs yet.
+    fn build(&self, ctx: &InputBuild<'_>) -> anyhow::Result<Box<dyn Input>>;
+}
+
+/// What an input is built with.
+pub struct InputBuild<'a> {
+    /// The input's id.
+    pub id: &'a str,
+    /// The largest batch the input should hand over at once (`queue.batch_events`).
+    pub batch_events: usize,
+    /// The configuration file's folder.
+    pub base_dir: &'a Path,
+}
+
+/// The settings of one output type.
+pub trait OutputConfig: Debug + Send + Sync + Any {
+    /// Checks what deserialization cannot and resolves relative paths; problems go to `v` at their key.
+    fn validate(&mut self, v: &mut Validator<'_>) {
+        let _ = v;
+    }
+
+    /// Things that are allowed but probably not meant (for `logward check`).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Builds the output: one instance per worker (requests in flight at once); they share the queue.
+    fn build(&self, ctx: &OutputBuild<'_>) -> anyhow::Result<Vec<Box<dyn Output>>>;
+}
+
+/// What an output is built with.
+pub struct OutputBuild<'a> {
+    /// The output's name (its `id`, or `<type>-<position>`).
+    pub name: &'a str,
+    /// logward's data folder (dead-letter files live there).
+    pub data_dir: &'a Path,
+}
+
+/// The settings of one processor type.
+pub trait ProcessorConfig: Debug + Send + Sync + Any {
+    /// Builds the processor: compiles its patterns, checks its formats. The message says what is wrong.
+    fn build(&self, ctx: &ProcessorBuild<'_>) -> Result<Box<dyn Processor>, String>;
+}
+
+/// What a processor is built with.
+pub struct ProcessorBuild<'a> {
+    /// The configuration file's folder (for `patterns_dir` and the like).
+    pub base_dir: &'a Path,
+    /// Which chain the processor belongs to (`global` or an input id), for its metrics.
+    pub scope: &'a str,
+}
+
+impl ProcessorBuild<'static> {
+    /// For a processor built outside a pipeline (tests, benchmarks): relative paths against the current
+    /// folder, metrics under the chain `standalone`.
+    pub fn standalone() -> ProcessorBuild<'static> {
+        ProcessorBuild {
+            base_dir: Path::new("."),
+            scope: "standalone",
+        }
+    }
+}
+
+/// A registered input type.
+pub struct InputKind {
+    /// The name written after `type:`.
+    pub name: &'static str,
+    /// One line for `logward check` and the docs.
+    pub about: &'static str,
+    load: fn(&mut Loader, &Node, &str) -> Option<Box<dyn InputConfig>>,
+}
+
+impl InputKind {
+    /// The input type `name`, configured by `C`.
+    pub const fn of<C: InputConfig + DeserializeOwned>(
+        name: &'static str,
+        about: &'static str,
+    ) -> InputKind {
+        InputKind {
+            name,
+            about,
+            load: load_boxed_input::<C>,
+        }
+    }
+
+    /// Reads the component's own settings from `body` (the entry without the shared options).
+    pub fn load(&self, loader: &mut Loader, body: &Node) -> Option<Box<dyn InputConfig>> {
+        (self.load)(loader, body, &format!("{} input", self.name))
+    }
+}
+
+fn load_boxed_input<C: InputConfig + DeserializeOwned>(
+    loader: &mut Loader,
+    body: &Node,
+    context: &str,
+) -> Option<Box<dyn InputConfig>> {
+    loader
+        .component_section::<C>(body, context, InputOptions::KEYS)
+        .map(|c| Box::new(c) as Box<dyn InputConfig>)
+}
+
+/// A registered output type.
+pub struct OutputKind {
+    /// The name written after `type:`.
+    pub name: &'static str,
+    /// One line for `logward check` and the docs.
+    pub about: &'static str,
+    load: fn(&mut Loader, &Node, &str) -> Option<Box<dyn OutputConfig>>,
+}
+
+impl OutputKind {
+    /// The output type `name`, configured by `C`.
+    pub const fn of<C: OutputConfig + DeserializeOwned>(
+        name: &'static str,
+        about: &'static str,
+    ) -> OutputKind {
+        OutputKind {
+            name,
+            about,
+            load: load_boxed_output::<C>,
+        }
+    }
+
+    /// Reads the component's own settings from `body` (the entry without the shared options).
+    pub fn load(&self, loader: &mut Loader, body: &Node) -> Option<Box<dyn OutputConfig>> {
+        (self.load)(loader, body, &format!("{} output", self.name))
+    }
+}
+
+fn load_boxed_output<C: OutputConfig + DeserializeOwned>(
+    loader: &mut Loader,
+    body: &Node,
+    context: &str,
+) -> Option<Box<dyn OutputConfig>> {
+    loader
+        .component_section::<C>(body, context, OutputOptions::KEYS)
+        .map(|c| Box::new(c) as Box<dyn OutputConfig>)
+}
+
+/// A registered processor type.
+pub struct ProcessorKind {
+    /// The key naming it in a `processors:` entry (`- grok: {…}`).
+    pub name: &'static str,
+    /// Other names accepted for it (Beats' `drop_event` for `drop`).
+    pub aliases: &'static [&'static str],
+    /// One line for the docs.
+    pub about: &'static str,
+    load: fn(&mut Loader, &Node, &str) -> Option<Box<dyn ProcessorConfig>>,
+}
+
+impl ProcessorKind {
+    /// The processor type `name`, configured by `C`.
+    pub const fn of<C: ProcessorConfig + DeserializeOwned>(
+        name: &'static str,
+        aliases: &'static [&'static str],
+        about: &'static str,
+    ) -> ProcessorKind {
+        ProcessorKind {
+            name,
+            aliases,
+            about,
+            load: load_boxed_processor::<C>,
+        }
+    }
+
+    /// Reads the processor's own settings from `body` (the entry without the shared options).
+    pub fn load(&self, loader: &mut Loader, body: &Node) -> Option<Box<dyn ProcessorConfig>> {
+        (self.load)(loader, body, self.name)
+    }
+}
+
+fn load_boxed_processor<C: ProcessorConfig + DeserializeOwned>(
+    loader: &mut Loader,
+    body: &Node,
+    context: &str,
+) -> Option<Box<dyn ProcessorConfig>> {
+    loader
+        .component_section::<C>(body, context, ProcessorOptions::KEYS)
+        .map(|c| Box::new(c) as Box<dyn ProcessorConfig>)
+}
+
+/// One configured input: its type, the shared options and its own settings.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    /// The type (`file`, `evtx`, …).
+    pub kind: &'static str,
+    /// The id: as configured, or the component's default.
+    pub id: String,
+    /// The options every input has.
+    pub options: InputOptions,
+    /// The input's own settings.
+    pub config: Arc<dyn InputConfig>,
+    /// Where the entry starts in the configuration.
+    pub mark: Mark,
+}
+
+impl InputSpec {
+    /// The input's own settings as their concrete type (for commands and tests that know the type).
+    pub fn config_as<C: InputConfig>(&self) -> Option<&C> {
+        let any: &dyn Any = self.config.as_ref();
+        any.downcast_ref::<C>()
+    }
+}
+
+/// One configured output.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    /// The type (`elasticsearch`, `file`, …).
+    pub kind: &'static str,
+    /// The name in metrics, logs and file names: the `id`, or `<type>-<position>`.
+    pub name: String,
+    /// The options every output has.
+    pub options: OutputOptions,
+    /// The output's own settings.
+    pub config: Arc<dyn OutputConfig>,
+    /// Where the entry starts in the configuration.
+    pub mark: Mark,
+}
+
+impl OutputSpec {
+    /// The output's own settings as their concrete type.
+    pub fn config_as<C: OutputConfig>(&self) -> Option<&C> {
+        let any: &dyn Any = self.config.as_ref();
+        any.downcast_ref::<C>()
+    }
+}
+
+/// One configured processor.
+#[derive(Debug, Clone)]
+pub struct ProcessorSpec {
+    /// The type (`grok`, `date`, …).
+    pub kind: &'static str,
+    /// The options every processor has (`when`, and what to do when it succeeds).
+    pub options: ProcessorOptions,
+    /// The processor's own settings.
+    pub config: Arc<dyn ProcessorConfig>,
+    /// Where the entry starts in the configuration.
+    pub mark: Mark,
+}
+
+impl ProcessorSpec {
+    /// The processor's own settings as their concrete type.
+    pub fn config_as<C: ProcessorConfig>(&self) -> Option<&C> {
+        let any: &dyn Any = self.config.as_ref();
+        any.downcast_ref::<C>()
+    }
+}
+
+/// Turns a component's name into a file name that is safe on every platform and unique for every name:
+/// plain names (`a-z`, `0-9`, `-`, `_`, not a Windows device name) stay as they are; anything else is
+/// lowercased, its other characters replaced by `_`, and a hash of the exact name appended after a `.`,
+/// which plain names cannot contain. So `web.app` and `web_app`, or `App` and `app` (the same file on
+/// Windows), can never share a file, and `../x` never leaves its folder.
+pub fn file_stem(name: &str) -> String {
+    const DEVICES: &[&str] = &[
+        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+        "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    ];
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !DEVICES.contains(&name);
+    if plain {
+        return name.to_string();
+    }
+    let readable: String = name
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    format!(
+        "{readable}.{:016x}",
+        xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+    )
+}
+
+/// `dir/<file_stem(name)><extension>`.
+pub fn file_for(dir: &Path, name: &str, extension: &str) -> PathBuf {
+    dir.join(format!("{}{extension}", file_stem(name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_unique_and_safe() {
+        assert_eq!(file_stem("go-service"), "go-service");
+        assert_eq!(file_stem("web_app"), "web_app");
+        let names = [
+            "web.app",
+            "web_app",
+            "App",
+            "app",
+            "../../escaped",
+            "a/b",
+            "a\\b",
+            "con",
+            "",
+            "é",
+        ];
+        let stems: std::collections::HashSet<String> = names.iter().map(|n| file_stem(n)).collect();
+        assert_eq!(stems.len(), names.len(), "{stems:?}");
+        for s in &stems {
+            assert!(!s.is_empty());
+            assert!(!s.contains(['/', '\\', ':']), "{s}");
+            assert!(s != "." && s != "..");
+            assert_eq!(s, &s.to_lowercase(), "case-insensitive file systems");
+        }
+        assert!(file_stem(&"x".repeat(500)).len() < 80);
+    }
+}
