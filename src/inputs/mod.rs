@@ -11,6 +11,7 @@ crate::components! {
     #[cfg(feature = "evtx")]
     evtx,
     winlog,
+    stdin,
 }
 
 use crate::component::Decoration;
