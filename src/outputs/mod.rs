@@ -9,6 +9,7 @@ crate::components! {
     elasticsearch,
     file,
     console,
+    blackhole,
 }
 
 use crate::event::Event;
