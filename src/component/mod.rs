@@ -119,13 +119,38 @@ impl ProcessorBuild<'static> {
     }
 }
 
-/// A registered input type.
-pub struct InputKind {
-    /// The name written after `type:`.
+/// A registered component type: its name, and how its own settings are read. `T` is the trait its
+/// config implements (`dyn InputConfig`, …).
+pub struct Kind<T: ?Sized> {
+    /// The name written after `type:` (a processor: the key naming it, `- grok: {…}`).
     pub name: &'static str,
+    /// Other names accepted for it (Beats' `drop_event` for `drop`).
+    pub aliases: &'static [&'static str],
     /// One line for `logward check` and the docs.
     pub about: &'static str,
-    load: fn(&mut Loader, &Node, &str) -> Option<Box<dyn InputConfig>>,
+    /// The keys the loader reads itself (the shared options), for "did you mean".
+    shared_keys: &'static [&'static str],
+    /// What the component is called in messages (`file input`, `grok`).
+    context: fn(&'static str) -> String,
+    load: LoadFn<T>,
+}
+
+/// Reads a component's own settings: `(loader, body, context for messages, shared keys)`.
+type LoadFn<T> = fn(&mut Loader, &Node, &str, &[&str]) -> Option<Box<T>>;
+
+/// A registered input type.
+pub type InputKind = Kind<dyn InputConfig>;
+/// A registered output type.
+pub type OutputKind = Kind<dyn OutputConfig>;
+/// A registered processor type.
+pub type ProcessorKind = Kind<dyn ProcessorConfig>;
+
+impl<T: ?Sized> Kind<T> {
+    /// Reads the component's own settings from `body` (the entry without the shared options), reporting
+    /// every mistake with its position.
+    pub fn load(&self, loader: &mut Loader, body: &Node) -> Option<Box<T>> {
+        (self.load)(loader, body, &(self.context)(self.name), self.shared_keys)
+    }
 }
 
 impl InputKind {
@@ -134,36 +159,18 @@ impl InputKind {
         name: &'static str,
         about: &'static str,
     ) -> InputKind {
-        InputKind {
+        Kind {
             name,
+            aliases: &[],
             about,
-            load: load_boxed_input::<C>,
+            shared_keys: InputOptions::KEYS,
+            context: |name| format!("{name} input"),
+            load: |loader, body, context, shared| {
+                let c = loader.component_section::<C>(body, context, shared)?;
+                Some(Box::new(c))
+            },
         }
     }
-
-    /// Reads the component's own settings from `body` (the entry without the shared options).
-    pub fn load(&self, loader: &mut Loader, body: &Node) -> Option<Box<dyn InputConfig>> {
-        (self.load)(loader, body, &format!("{} input", self.name))
-    }
-}
-
-fn load_boxed_input<C: InputConfig + DeserializeOwned>(
-    loader: &mut Loader,
-    body: &Node,
-    context: &str,
-) -> Option<Box<dyn InputConfig>> {
-    loader
-        .component_section::<C>(body, context, InputOptions::KEYS)
-        .map(|c| Box::new(c) as Box<dyn InputConfig>)
-}
-
-/// A registered output type.
-pub struct OutputKind {
-    /// The name written after `type:`.
-    pub name: &'static str,
-    /// One line for `logward check` and the docs.
-    pub about: &'static str,
-    load: fn(&mut Loader, &Node, &str) -> Option<Box<dyn OutputConfig>>,
 }
 
 impl OutputKind {
@@ -172,69 +179,51 @@ impl OutputKind {
         name: &'static str,
         about: &'static str,
     ) -> OutputKind {
-        OutputKind {
+        Kind {
             name,
+            aliases: &[],
             about,
-            load: load_boxed_output::<C>,
+            shared_keys: OutputOptions::KEYS,
+            context: |name| format!("{name} output"),
+            load: |loader, body, context, shared| {
+                let c = loader.component_section::<C>(body, context, shared)?;
+                Some(Box::new(c))
+            },
         }
     }
-
-    /// Reads the component's own settings from `body` (the entry without the shared options).
-    pub fn load(&self, loader: &mut Loader, body: &Node) -> Option<Box<dyn OutputConfig>> {
-        (self.load)(loader, body, &format!("{} output", self.name))
-    }
-}
-
-fn load_boxed_output<C: OutputConfig + DeserializeOwned>(
-    loader: &mut Loader,
-    body: &Node,
-    context: &str,
-) -> Option<Box<dyn OutputConfig>> {
-    loader
-        .component_section::<C>(body, context, OutputOptions::KEYS)
-        .map(|c| Box::new(c) as Box<dyn OutputConfig>)
-}
-
-/// A registered processor type.
-pub struct ProcessorKind {
-    /// The key naming it in a `processors:` entry (`- grok: {…}`).
-    pub name: &'static str,
-    /// Other names accepted for it (Beats' `drop_event` for `drop`).
-    pub aliases: &'static [&'static str],
-    /// One line for the docs.
-    pub about: &'static str,
-    load: fn(&mut Loader, &Node, &str) -> Option<Box<dyn ProcessorConfig>>,
 }
 
 impl ProcessorKind {
-    /// The processor type `name`, configured by `C`.
+    /// The processor type `name` (also accepted as any of `aliases`), configured by `C`.
     pub const fn of<C: ProcessorConfig + DeserializeOwned>(
         name: &'static str,
         aliases: &'static [&'static str],
         about: &'static str,
     ) -> ProcessorKind {
-        ProcessorKind {
+        Kind {
             name,
             aliases,
             about,
-            load: load_boxed_processor::<C>,
+            shared_keys: ProcessorOptions::KEYS,
+            context: |name| name.to_string(),
+            load: |loader, body, context, shared| {
+                let c = loader.component_section::<C>(body, context, shared)?;
+                Some(Box::new(c))
+            },
         }
-    }
-
-    /// Reads the processor's own settings from `body` (the entry without the shared options).
-    pub fn load(&self, loader: &mut Loader, body: &Node) -> Option<Box<dyn ProcessorConfig>> {
-        (self.load)(loader, body, self.name)
     }
 }
 
-fn load_boxed_processor<C: ProcessorConfig + DeserializeOwned>(
-    loader: &mut Loader,
-    body: &Node,
-    context: &str,
-) -> Option<Box<dyn ProcessorConfig>> {
-    loader
-        .component_section::<C>(body, context, ProcessorOptions::KEYS)
-        .map(|c| Box::new(c) as Box<dyn ProcessorConfig>)
+/// A default id that stays the same for the same settings: `<prefix>-<hash of parts>`.
+pub fn hashed_id(prefix: &str, parts: &[String]) -> String {
+    format!(
+        "{prefix}-{:08x}",
+        xxhash_rust::xxh3::xxh3_64(parts.join("\n").as_bytes()) as u32
+    )
+}
+
+fn downcast<C: Any>(config: &dyn Any) -> Option<&C> {
+    config.downcast_ref::<C>()
 }
 
 /// One configured input: its type, the shared options and its own settings.
@@ -255,8 +244,7 @@ pub struct InputSpec {
 impl InputSpec {
     /// The input's own settings as their concrete type (for commands and tests that know the type).
     pub fn config_as<C: InputConfig>(&self) -> Option<&C> {
-        let any: &dyn Any = self.config.as_ref();
-        any.downcast_ref::<C>()
+        downcast(self.config.as_ref())
     }
 }
 
@@ -278,8 +266,7 @@ pub struct OutputSpec {
 impl OutputSpec {
     /// The output's own settings as their concrete type.
     pub fn config_as<C: OutputConfig>(&self) -> Option<&C> {
-        let any: &dyn Any = self.config.as_ref();
-        any.downcast_ref::<C>()
+        downcast(self.config.as_ref())
     }
 }
 
@@ -299,8 +286,7 @@ pub struct ProcessorSpec {
 impl ProcessorSpec {
     /// The processor's own settings as their concrete type.
     pub fn config_as<C: ProcessorConfig>(&self) -> Option<&C> {
-        let any: &dyn Any = self.config.as_ref();
-        any.downcast_ref::<C>()
+        downcast(self.config.as_ref())
     }
 }
 

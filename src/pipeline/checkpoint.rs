@@ -204,6 +204,21 @@ impl CheckpointStore {
     }
 }
 
+/// How earlier versions turned an input id into a file name: every character other than `A-Za-z0-9-_`
+/// written as `_` (which is how `web.app` and `web_app` came to share one file).
+pub fn legacy_stem(input_id: &str) -> String {
+    input_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Whether `path` could name some input's checkpoint file of this version (`<file_stem>.json`).
 fn could_be_checkpoint_file(path: &Path) -> bool {
     let Some(stem) = path

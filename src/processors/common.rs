@@ -115,6 +115,16 @@ impl Conversion {
     }
 }
 
+/// The default field a processor reads: `message`.
+pub fn message_field() -> String {
+    crate::event::MESSAGE.into()
+}
+
+/// A serde default of `true`.
+pub fn yes() -> bool {
+    true
+}
+
 /// Counts and tags a processor's failures.
 pub struct Failure {
     tags: Vec<String>,

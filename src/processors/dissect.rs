@@ -19,7 +19,7 @@ pub const KIND: ProcessorKind = ProcessorKind::of::<DissectConfig>("dissect", &[
 #[serde(deny_unknown_fields)]
 pub struct DissectConfig {
     /// The field to split (default `message`).
-    #[serde(default = "default_field")]
+    #[serde(default = "super::common::message_field")]
     pub field: String,
     /// The tokenizer, e.g. `%{ts} %{+ts} %{level} [%{thread}] %{msg}`.
     #[serde(alias = "tokenizer", alias = "mapping")]
@@ -38,9 +38,6 @@ pub struct DissectConfig {
     pub tag_on_failure: Vec<String>,
 }
 
-fn default_field() -> String {
-    "message".into()
-}
 fn default_append_separator() -> String {
     " ".into()
 }

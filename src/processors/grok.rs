@@ -17,7 +17,7 @@ pub const KIND: ProcessorKind = ProcessorKind::of::<GrokConfig>("grok", &[], "na
 #[serde(deny_unknown_fields)]
 pub struct GrokConfig {
     /// The field to match (default `message`).
-    #[serde(default = "default_field")]
+    #[serde(default = "super::common::message_field")]
     pub field: String,
     /// Patterns tried in order; the first that matches wins (with `break_on_match`).
     pub patterns: Vec<String>,
@@ -28,7 +28,7 @@ pub struct GrokConfig {
     #[serde(default)]
     pub patterns_dir: Vec<PathBuf>,
     /// Stop at the first matching pattern (default true); otherwise every matching pattern adds its fields.
-    #[serde(default = "default_true")]
+    #[serde(default = "super::common::yes")]
     pub break_on_match: bool,
     /// Keep captures that matched an empty string.
     #[serde(default)]
@@ -38,12 +38,6 @@ pub struct GrokConfig {
     pub tag_on_failure: Vec<String>,
 }
 
-fn default_field() -> String {
-    "message".into()
-}
-fn default_true() -> bool {
-    true
-}
 fn default_failure_tags() -> Vec<String> {
     vec!["_grokparsefailure".into()]
 }

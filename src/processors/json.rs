@@ -15,25 +15,19 @@ pub const KIND: ProcessorKind =
 #[serde(deny_unknown_fields)]
 pub struct JsonConfig {
     /// The field holding JSON text (default `message`).
-    #[serde(default = "default_field", alias = "source")]
+    #[serde(default = "super::common::message_field", alias = "source")]
     pub field: String,
     /// Where the decoded object goes; absent: its keys go to the root.
     #[serde(default)]
     pub target: Option<String>,
     /// Decoded keys replace existing fields of the same name (default true).
-    #[serde(default = "default_true")]
+    #[serde(default = "super::common::yes")]
     pub overwrite_keys: bool,
     /// Tags added when the text is not JSON.
     #[serde(default = "default_failure_tags")]
     pub tag_on_failure: Vec<String>,
 }
 
-fn default_field() -> String {
-    "message".into()
-}
-fn default_true() -> bool {
-    true
-}
 fn default_failure_tags() -> Vec<String> {
     vec!["_jsonparsefailure".into()]
 }

@@ -15,7 +15,7 @@ pub const KIND: ProcessorKind = ProcessorKind::of::<KvConfig>("kv", &[], "splits
 #[serde(deny_unknown_fields)]
 pub struct KvConfig {
     /// The field to split (default `message`).
-    #[serde(default = "default_field", alias = "source")]
+    #[serde(default = "super::common::message_field", alias = "source")]
     pub field: String,
     /// Separators between pairs (any of these characters; default space).
     #[serde(default = "default_field_split")]
@@ -43,9 +43,6 @@ pub struct KvConfig {
     pub tag_on_failure: Vec<String>,
 }
 
-fn default_field() -> String {
-    "message".into()
-}
 fn default_field_split() -> String {
     " ".into()
 }

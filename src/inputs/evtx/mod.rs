@@ -12,7 +12,7 @@ use crate::inputs::windows_event::{ecs, filter};
 use crate::inputs::{Input, InputContext};
 use crate::observe::component::{ComponentMetrics, Kind, Stage};
 use crate::observe::metrics::Counter;
-use crate::pipeline::checkpoint::{Checkpoints, Cursor, Legacy};
+use crate::pipeline::checkpoint::{Checkpoints, Cursor, Legacy, legacy_stem};
 use crate::pipeline::queue::Closed;
 use evtx::{EvtxParser, ParserSettings};
 use serde::{Deserialize, Serialize};
@@ -55,10 +55,7 @@ fn default_scan() -> HumanDuration {
 impl InputConfig for EvtxInputConfig {
     /// Stable for the same `paths`.
     fn default_id(&self) -> String {
-        format!(
-            "evtx-{:08x}",
-            xxhash_rust::xxh3::xxh3_64(self.paths.join("\n").as_bytes()) as u32
-        )
+        crate::component::hashed_id("evtx", &self.paths)
     }
 
     /// Resolves relative paths and checks the patterns and filters.
@@ -142,16 +139,7 @@ impl Cursor for EvtxCursor {
 
 /// The file of earlier versions: `registry/<id>.evtx.json` (characters other than `A-Za-z0-9-_` as `_`).
 fn legacy(dir: &Path, id: &str) -> Legacy<Registry> {
-    let safe: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = legacy_stem(id);
     Legacy {
         path: dir.join(format!("{safe}.evtx.json")),
         read: |bytes| serde_json::from_slice(bytes).ok(),

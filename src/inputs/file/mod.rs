@@ -25,10 +25,7 @@ pub const KIND: InputKind =
 impl InputConfig for FileInputConfig {
     /// Stable for the same `paths`.
     fn default_id(&self) -> String {
-        format!(
-            "file-{:08x}",
-            xxhash_rust::xxh3::xxh3_64(self.paths.join("\n").as_bytes()) as u32
-        )
+        crate::component::hashed_id("file", &self.paths)
     }
 
     /// Resolves relative globs and checks what serde cannot: globs that can never match, regular

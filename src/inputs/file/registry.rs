@@ -1,7 +1,7 @@
 //! The file input's registry: for every file ever read, its identity and the offset up to which every
 //! event is acknowledged, kept in the checkpoint store ([`crate::pipeline::checkpoint`]).
 
-use crate::pipeline::checkpoint::{Cursor, Legacy};
+use crate::pipeline::checkpoint::{Cursor, Legacy, legacy_stem};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -68,16 +68,7 @@ impl Cursor for FileCursor {
 /// The registry file of earlier versions: `registry/<id>.json` with every character other than
 /// `A-Za-z0-9-_` written as `_`, holding `{"version": 1, "entries": [...]}`.
 pub fn legacy(dir: &Path, input_id: &str) -> Legacy<Registry> {
-    let safe: String = input_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = legacy_stem(input_id);
     #[derive(Deserialize)]
     struct V1 {
         entries: Vec<Entry>,

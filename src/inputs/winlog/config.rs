@@ -66,10 +66,7 @@ pub const KIND: InputKind = InputKind::of::<WinlogInputConfig>(
 impl InputConfig for WinlogInputConfig {
     /// Stable for the same `channels`.
     fn default_id(&self) -> String {
-        format!(
-            "winlog-{:08x}",
-            xxhash_rust::xxh3::xxh3_64(self.channels.join("\n").as_bytes()) as u32
-        )
+        crate::component::hashed_id("winlog", &self.channels)
     }
 
     fn validate(&mut self, v: &mut Validator<'_>) {
