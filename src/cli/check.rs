@@ -2,6 +2,7 @@
 
 use super::exit;
 use crate::config::{Config, InputConfig, load_file};
+use crate::util::path_match::PathMatcher;
 use std::path::Path;
 
 /// Validates the file at `path`, prints every problem, returns the exit code.
@@ -40,28 +41,41 @@ pub fn check(path: &Path) -> i32 {
     }
 }
 
-/// Things that are allowed but probably not meant.
+/// Things that are allowed but probably not meant: globs that match no file yet, folders on the way
+/// that cannot be read.
 pub fn warnings(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
     for input in &config.inputs {
-        let patterns = match input {
-            InputConfig::File(c) => &c.paths,
-            InputConfig::Evtx(c) => &c.paths,
-            InputConfig::Winlog(_) => continue,
-        };
-        {
-            {
-                for pattern in patterns {
-                    let matches = std::path::Path::new(pattern).is_dir()
-                        || glob::glob(pattern)
-                            .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
-                            .unwrap_or(false);
-                    if !matches {
-                        out.push(format!("no file matches {pattern:?} yet; logward will pick files up when they appear"));
-                    }
-                }
+        for pattern in input_paths(input) {
+            // Each pattern alone, compiled as the input compiles it, so the warning names the one at fault.
+            let one = std::slice::from_ref(pattern);
+            let matcher = match input {
+                InputConfig::Evtx(_) => crate::inputs::evtx::path_matcher(one),
+                _ => PathMatcher::new(one, &[]),
+            };
+            // An invalid pattern was already reported as an error.
+            let Ok(matcher) = matcher else { continue };
+            let walk = matcher.walk();
+            for (folder, e) in &walk.unreadable {
+                out.push(format!(
+                    "cannot look into {} for {pattern:?}: {e}; logward cannot read files below it either",
+                    folder.display()
+                ));
+            }
+            if walk.files.is_empty() {
+                out.push(format!(
+                    "no file matches {pattern:?} yet; logward will pick files up when they appear"
+                ));
             }
         }
     }
     out
+}
+
+fn input_paths(input: &InputConfig) -> &[String] {
+    match input {
+        InputConfig::File(c) => &c.paths,
+        InputConfig::Evtx(c) => &c.paths,
+        InputConfig::Winlog(_) => &[],
+    }
 }

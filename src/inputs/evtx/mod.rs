@@ -14,9 +14,11 @@ use crate::inputs::{Input, InputContext};
 use crate::observe::metrics::{self, Counter};
 use crate::pipeline::ack::{AckStatus, CheckpointTracker};
 use crate::processors::config::ProcessorConfig;
+use crate::util::path_match::{self, PathMatcher, PatternError};
 use evtx::{EvtxParser, ParserSettings};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,14 +86,32 @@ pub fn validate(cfg: &mut EvtxInputConfig, base_dir: &Path) -> Vec<(&'static str
                 .to_string_lossy()
                 .into_owned();
         }
-        if let Err(e) = glob::Pattern::new(p) {
-            errors.push(("paths", format!("{p:?} is not a valid glob: {}", e.msg)));
+        if let Err(e) = path_match::validate(p) {
+            errors.push(("paths", format!("{p:?} is not a valid glob: {e}")));
         }
     }
     if let Err(e) = filter::WinEventFilter::new(&cfg.event_ids, &cfg.levels, &cfg.providers) {
         errors.push(("event_ids", e));
     }
     errors
+}
+
+/// The matcher for `paths`: a path without wildcards names a file, or a folder whose `*.evtx` files
+/// are read (whichever it is when the walk looks); anything else is a glob.
+pub fn path_matcher(paths: &[String]) -> Result<PathMatcher, PatternError> {
+    let mut patterns = Vec::with_capacity(paths.len() * 2);
+    for p in paths {
+        if path_match::is_literal(p) {
+            let folder = p.trim_end_matches(std::path::is_separator);
+            if folder.len() == p.len() {
+                patterns.push(p.clone());
+            }
+            patterns.push(format!("{folder}/*.evtx"));
+        } else {
+            patterns.push(p.clone());
+        }
+    }
+    PathMatcher::new(&patterns, &[])
 }
 
 /// One file's progress.
@@ -137,6 +157,9 @@ impl EvtxInput {
 struct Reader {
     ctx: InputContext,
     cfg: EvtxInputConfig,
+    matcher: PathMatcher,
+    /// Folders already warned about as unreadable (scans repeat every `scan_frequency`).
+    unreadable: HashSet<PathBuf>,
     filter: filter::WinEventFilter,
     registry: Registry,
     registry_path: PathBuf,
@@ -167,6 +190,8 @@ impl Input for EvtxInput {
         let filter =
             filter::WinEventFilter::new(&self.cfg.event_ids, &self.cfg.levels, &self.cfg.providers)
                 .map_err(|e| anyhow::anyhow!(e))?;
+        let matcher = path_matcher(&self.cfg.paths)
+            .map_err(|e| anyhow::anyhow!("{:?} is not a valid glob: {e}", e.pattern()))?;
         let registry_path = registry_path(&ctx.data_dir, &ctx.id);
         let registry = match std::fs::read(&registry_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
@@ -185,6 +210,8 @@ impl Input for EvtxInput {
             filtered: metrics::counter("input_filtered_events_total", &[("input", &id)]),
             ctx,
             cfg: self.cfg,
+            matcher,
+            unreadable: HashSet::new(),
             filter,
             registry,
             registry_path,
@@ -233,21 +260,14 @@ impl Reader {
         self.save();
     }
 
-    fn files(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for p in &self.cfg.paths {
-            let pattern = if Path::new(p).is_dir() {
-                format!("{}/*.evtx", p.trim_end_matches(['/', '\\']))
-            } else {
-                p.clone()
-            };
-            if let Ok(paths) = glob::glob(&pattern) {
-                out.extend(paths.filter_map(Result::ok).filter(|p| p.is_file()));
+    fn files(&mut self) -> Vec<PathBuf> {
+        let walk = self.matcher.walk();
+        for (folder, e) in walk.unreadable {
+            if self.unreadable.insert(folder.clone()) {
+                tracing::warn!(input = %self.ctx.id, folder = %folder.display(), "cannot look into this folder: {e}");
             }
         }
-        out.sort();
-        out.dedup();
-        out
+        walk.files
     }
 
     fn apply_acks(&mut self) {

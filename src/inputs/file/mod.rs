@@ -13,8 +13,9 @@ pub mod registry;
 mod tail;
 
 use crate::config::yaml::{Mark, Node, NodeKind};
+use crate::util::path_match;
 use config::FileInputConfig;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use tail::FileInput;
 
@@ -46,7 +47,7 @@ pub fn validate(cfg: &mut FileInputConfig, node: &Node, base_dir: &Path) -> Vec<
     for (i, pattern) in cfg.paths.iter_mut().enumerate() {
         let mark = path_marks.get(i).copied().unwrap_or(node.mark);
         let resolved = resolve_glob(pattern, base_dir);
-        if let Some(problem) = glob_problem(&resolved) {
+        if let Some(problem) = path_match::never_matches(&resolved) {
             errors.push((
                 mark,
                 format!("the glob {pattern:?} can never match a file: {problem}"),
@@ -56,11 +57,11 @@ pub fn validate(cfg: &mut FileInputConfig, node: &Node, base_dir: &Path) -> Vec<
     }
     let exclude_marks = item_marks("exclude");
     for (i, pattern) in cfg.exclude.iter().enumerate() {
-        if let Err(e) = glob::Pattern::new(pattern) {
+        if let Err(e) = path_match::validate(pattern) {
             let mark = exclude_marks.get(i).copied().unwrap_or(node.mark);
             errors.push((
                 mark,
-                format!("the exclude glob {pattern:?} is not valid: {}", e.msg),
+                format!("the exclude glob {pattern:?} is not valid: {e}"),
             ));
         }
     }
@@ -105,54 +106,5 @@ fn resolve_glob(pattern: &str, base_dir: &Path) -> String {
         crate::config::load::lexical_clean(&base_dir.join(pattern))
             .to_string_lossy()
             .into_owned()
-    }
-}
-
-/// Why a glob can never match a regular file, if it cannot.
-fn glob_problem(pattern: &str) -> Option<String> {
-    if let Err(e) = glob::Pattern::new(pattern) {
-        return Some(format!("{} (at character {})", e.msg, e.pos));
-    }
-    if pattern.ends_with('/') || pattern.ends_with('\\') || pattern.ends_with("**") {
-        return Some("it names folders, not files; end it with a file pattern like `*.log`".into());
-    }
-    // A fixed (wildcard-free) leading part that exists as a regular file cannot have children.
-    let fixed: PathBuf = Path::new(pattern)
-        .components()
-        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
-        .collect();
-    let mut prefix = fixed.clone();
-    while !prefix.as_os_str().is_empty() {
-        if prefix.is_file() && prefix != Path::new(pattern) {
-            return Some(format!(
-                "{} is a file, so nothing can be below it",
-                prefix.display()
-            ));
-        }
-        if !prefix.pop() {
-            break;
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs_that_cannot_match_are_explained() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.log");
-        std::fs::write(&file, "x").unwrap();
-        assert!(
-            glob_problem(&format!("{}/*.log", file.display()))
-                .unwrap()
-                .contains("is a file")
-        );
-        assert!(glob_problem("/var/log/[a.log").is_some());
-        assert!(glob_problem("/var/log/").unwrap().contains("folders"));
-        assert!(glob_problem(&format!("{}/**/*.log", dir.path().display())).is_none());
-        assert!(glob_problem(&file.display().to_string()).is_none());
     }
 }

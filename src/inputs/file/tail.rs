@@ -11,6 +11,7 @@ use crate::inputs::{Input, InputContext};
 use crate::observe::metrics::{self, Counter, Gauge};
 use crate::pipeline::ack::{AckStatus, CheckpointTracker};
 use crate::pipeline::queue::Closed;
+use crate::util::path_match::PathMatcher;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,7 +82,8 @@ struct Tailer {
     /// Offsets read and sent (ahead of the acknowledged offsets in the registry).
     read_offsets: HashMap<String, u64>,
     tracker: CheckpointTracker<Checkpoint>,
-    exclude: Vec<(glob::Pattern, bool)>,
+    /// `paths` and `exclude`, compiled once.
+    matcher: PathMatcher,
     batch_lines: usize,
     fingerprint_bytes: usize,
     first_scan: bool,
@@ -104,15 +106,8 @@ impl Tailer {
         let registry = Registry::load(&registry_path).map_err(|e| {
             anyhow::anyhow!("cannot read the registry {}: {e}", registry_path.display())
         })?;
-        let exclude = cfg
-            .exclude
-            .iter()
-            .filter_map(|p| {
-                glob::Pattern::new(p)
-                    .ok()
-                    .map(|g| (g, p.contains('/') || p.contains('\\')))
-            })
-            .collect();
+        let matcher = PathMatcher::new(&cfg.paths, &cfg.exclude)
+            .map_err(|e| anyhow::anyhow!("cannot compile the glob {:?}: {e}", e.pattern()))?;
         let template = EventTemplate::new(&ctx.id, &cfg, ctx.host_name.clone());
         let id = ctx.id.clone();
         let counters = Counters {
@@ -132,7 +127,7 @@ impl Tailer {
             harvesters: Vec::new(),
             read_offsets: HashMap::new(),
             tracker: CheckpointTracker::default(),
-            exclude,
+            matcher,
             batch_lines,
             first_scan: true,
             dirty: false,
@@ -229,44 +224,14 @@ impl Tailer {
         }
     }
 
-    fn is_excluded(&self, path: &Path) -> bool {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.exclude.iter().any(|(p, full)| {
-            if *full {
-                p.matches_path(path)
-            } else {
-                p.matches(&name)
-            }
-        })
-    }
-
-    /// Every regular file the globs match now.
+    /// Every regular file the globs match now. A folder that cannot be read is warned about once and
+    /// skipped; the other files are still found.
     fn matching_files(&mut self) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        for pattern in self.cfg.paths.clone() {
-            let Ok(paths) = glob::glob(&pattern) else {
-                continue;
-            };
-            for entry in paths {
-                match entry {
-                    Ok(p) if p.is_file() && !self.is_excluded(&p) => found.push(p),
-                    Ok(_) => {}
-                    Err(e) => {
-                        let path = e.path().to_path_buf();
-                        self.warn_once(
-                            &path,
-                            format!("cannot look into this folder: {}", e.error()),
-                        );
-                    }
-                }
-            }
+        let walk = self.matcher.walk();
+        for (folder, e) in walk.unreadable {
+            self.warn_once(&folder, format!("cannot look into this folder: {e}"));
         }
-        found.sort();
-        found.dedup();
-        found
+        walk.files
     }
 
     /// Finds the registry entry for an observed file.
