@@ -274,6 +274,36 @@ fn a_missing_folder_is_no_error() {
     assert!(w.unreadable.is_empty(), "{:?}", w.unreadable);
 }
 
+#[cfg(windows)]
+#[test]
+fn windows_walks_take_backslash_and_slash_patterns_and_return_native_paths() {
+    let dir = tree(&["1.log", "sub/2.log", "sub/deeper/3.log", "sub/x.txt"]);
+    let d = dir.path().display().to_string();
+    assert!(d.contains('\\') && d.as_bytes()[1] == b':', "{d}");
+    let found = |patterns: &[String]| {
+        PathMatcher::new(patterns, &[])
+            .unwrap()
+            .walk()
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found(&[format!(r"{d}\sub\*.log")]),
+        [format!(r"{d}\sub\2.log")]
+    );
+    let slashes = d.replace('\\', "/");
+    assert_eq!(
+        found(&[format!("{slashes}/**/*.log")]),
+        [
+            format!(r"{d}\1.log"),
+            format!(r"{d}\sub\2.log"),
+            format!(r"{d}\sub\deeper\3.log")
+        ]
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn links_are_followed_and_link_loops_end() {

@@ -105,11 +105,12 @@ struct Walker<'a> {
     chain: Vec<Link>,
 }
 
-/// Errors that only say the path is not there (yet) or is no folder: nothing to report.
+/// Errors that only say the path is not there (yet), is no folder, or is a name the system refuses
+/// (Windows reports listing a file as a folder that way too): nothing to report.
 fn names_nothing(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
     )
 }
 
