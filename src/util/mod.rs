@@ -3,3 +3,4 @@
 pub mod fs;
 pub mod json_read;
 pub mod json_write;
+pub mod path_match;

@@ -14,9 +14,11 @@ use crate::observe::component::{ComponentMetrics, Kind, Stage};
 use crate::observe::metrics::Counter;
 use crate::pipeline::checkpoint::{Checkpoints, Cursor, Legacy, legacy_stem};
 use crate::pipeline::queue::Closed;
+use crate::util::path_match::{self, PathMatcher, PatternError};
 use evtx::{EvtxParser, ParserSettings};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,8 +70,8 @@ impl InputConfig for EvtxInputConfig {
         }
         for (i, p) in self.paths.iter_mut().enumerate() {
             *p = v.resolve_glob(p);
-            if let Err(e) = glob::Pattern::new(p) {
-                v.error_at_item("paths", i, format!("{p:?} is not a valid glob: {}", e.msg));
+            if let Err(e) = path_match::validate(p) {
+                v.error_at_item("paths", i, format!("{p:?} is not a valid glob: {e}"));
             }
         }
         if let Err(e) = filter::WinEventFilter::new(&self.event_ids, &self.levels, &self.providers)
@@ -79,16 +81,7 @@ impl InputConfig for EvtxInputConfig {
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.paths
-            .iter()
-            .filter(|p| {
-                !Path::new(p.as_str()).is_dir()
-                    && !glob::glob(p)
-                        .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
-                        .unwrap_or(false)
-            })
-            .map(|p| format!("no file matches {p:?} yet; logward will pick files up when they appear"))
-            .collect()
+        path_match::warnings(&self.paths, path_matcher)
     }
 
     fn build(&self, ctx: &InputBuild<'_>) -> anyhow::Result<Box<dyn Input>> {
@@ -97,6 +90,24 @@ impl InputConfig for EvtxInputConfig {
             batch: ctx.batch_events.max(1),
         }))
     }
+}
+
+/// The matcher for `paths`: a path without wildcards names a file, or a folder whose `*.evtx` files
+/// are read (whichever it is when the walk looks); anything else is a glob.
+pub fn path_matcher(paths: &[String]) -> Result<PathMatcher, PatternError> {
+    let mut patterns = Vec::with_capacity(paths.len() * 2);
+    for p in paths {
+        if path_match::is_literal(p) {
+            let folder = p.trim_end_matches(std::path::is_separator);
+            if folder.len() == p.len() {
+                patterns.push(p.clone());
+            }
+            patterns.push(format!("{folder}/*.evtx"));
+        } else {
+            patterns.push(p.clone());
+        }
+    }
+    PathMatcher::new(&patterns, &[])
 }
 
 /// One file's progress.
@@ -156,6 +167,9 @@ struct Reader {
     ctx: InputContext,
     cfg: EvtxInputConfig,
     filter: filter::WinEventFilter,
+    matcher: PathMatcher,
+    /// Folders already warned about as unreadable (scans repeat every `scan_frequency`).
+    unreadable: HashSet<PathBuf>,
     checkpoints: Checkpoints<EvtxCursor>,
     batch: usize,
     damaged_chunks: Counter,
@@ -176,6 +190,8 @@ impl Input for EvtxInput {
         let filter =
             filter::WinEventFilter::new(&self.cfg.event_ids, &self.cfg.levels, &self.cfg.providers)
                 .map_err(|e| anyhow::anyhow!(e))?;
+        let matcher = path_matcher(&self.cfg.paths)
+            .map_err(|e| anyhow::anyhow!("{:?} is not a valid glob: {e}", e.pattern()))?;
         let checkpoints =
             Checkpoints::open(&ctx.checkpoints, &[legacy(ctx.checkpoints.dir(), &ctx.id)]);
         let m = ComponentMetrics::new(Kind::Input, &ctx.id, "evtx");
@@ -186,6 +202,8 @@ impl Input for EvtxInput {
             ctx,
             cfg: self.cfg,
             filter,
+            matcher,
+            unreadable: HashSet::new(),
             checkpoints,
             batch: self.batch,
         };
@@ -218,21 +236,14 @@ impl Reader {
         self.checkpoints.finish(&self.ctx.force, &self.ctx.id);
     }
 
-    fn files(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for p in &self.cfg.paths {
-            let pattern = if Path::new(p).is_dir() {
-                format!("{}/*.evtx", p.trim_end_matches(['/', '\\']))
-            } else {
-                p.clone()
-            };
-            if let Ok(paths) = glob::glob(&pattern) {
-                out.extend(paths.filter_map(Result::ok).filter(|p| p.is_file()));
+    fn files(&mut self) -> Vec<PathBuf> {
+        let walk = self.matcher.walk();
+        for (folder, e) in walk.unreadable {
+            if self.unreadable.insert(folder.clone()) {
+                tracing::warn!(input = %self.ctx.id, folder = %folder.display(), "cannot look into this folder: {e}");
             }
         }
-        out.sort();
-        out.dedup();
-        out
+        walk.files
     }
 
     /// Sends a batch of a file's events; its records are acknowledged up to `records`.

@@ -13,8 +13,9 @@ pub mod registry;
 mod tail;
 
 use crate::component::{InputBuild, InputConfig, InputKind, Validator};
+use crate::util::path_match::{self, PathMatcher};
 use config::FileInputConfig;
-use std::path::{Path, PathBuf};
+
 
 pub use tail::FileInput;
 
@@ -39,7 +40,7 @@ impl InputConfig for FileInputConfig {
         }
         for (i, pattern) in self.paths.iter_mut().enumerate() {
             let resolved = v.resolve_glob(pattern);
-            if let Some(problem) = glob_problem(&resolved) {
+            if let Some(problem) = path_match::never_matches(&resolved) {
                 v.error_at_item(
                     "paths",
                     i,
@@ -49,11 +50,11 @@ impl InputConfig for FileInputConfig {
             *pattern = resolved;
         }
         for (i, pattern) in self.exclude.iter().enumerate() {
-            if let Err(e) = glob::Pattern::new(pattern) {
+            if let Err(e) = path_match::validate(pattern) {
                 v.error_at_item(
                     "exclude",
                     i,
-                    format!("the exclude glob {pattern:?} is not valid: {}", e.msg),
+                    format!("the exclude glob {pattern:?} is not valid: {e}"),
                 );
             }
         }
@@ -77,69 +78,10 @@ impl InputConfig for FileInputConfig {
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.paths
-            .iter()
-            .filter(|pattern| {
-                !glob::glob(pattern)
-                    .map(|g| g.filter_map(Result::ok).any(|p| p.is_file()))
-                    .unwrap_or(false)
-            })
-            .map(|pattern| {
-                format!("no file matches {pattern:?} yet; logward will pick files up when they appear")
-            })
-            .collect()
+        path_match::warnings(&self.paths, |one| PathMatcher::new(one, &[]))
     }
 
     fn build(&self, ctx: &InputBuild<'_>) -> anyhow::Result<Box<dyn crate::inputs::Input>> {
         Ok(Box::new(FileInput::new(self.clone(), ctx.batch_events)))
-    }
-}
-
-/// Why a glob can never match a regular file, if it cannot.
-fn glob_problem(pattern: &str) -> Option<String> {
-    if let Err(e) = glob::Pattern::new(pattern) {
-        return Some(format!("{} (at character {})", e.msg, e.pos));
-    }
-    if pattern.ends_with('/') || pattern.ends_with('\\') || pattern.ends_with("**") {
-        return Some("it names folders, not files; end it with a file pattern like `*.log`".into());
-    }
-    // A fixed (wildcard-free) leading part that exists as a regular file cannot have children.
-    let fixed: PathBuf = Path::new(pattern)
-        .components()
-        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
-        .collect();
-    let mut prefix = fixed.clone();
-    while !prefix.as_os_str().is_empty() {
-        if prefix.is_file() && prefix != Path::new(pattern) {
-            return Some(format!(
-                "{} is a file, so nothing can be below it",
-                prefix.display()
-            ));
-        }
-        if !prefix.pop() {
-            break;
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs_that_cannot_match_are_explained() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.log");
-        std::fs::write(&file, "x").unwrap();
-        assert!(
-            glob_problem(&format!("{}/*.log", file.display()))
-                .unwrap()
-                .contains("is a file")
-        );
-        assert!(glob_problem("/var/log/[a.log").is_some());
-        assert!(glob_problem("/var/log/").unwrap().contains("folders"));
-        assert!(glob_problem(&format!("{}/**/*.log", dir.path().display())).is_none());
-        assert!(glob_problem(&file.display().to_string()).is_none());
     }
 }

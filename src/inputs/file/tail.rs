@@ -12,6 +12,7 @@ use crate::observe::component::{ComponentMetrics, Kind, Stage};
 use crate::observe::metrics::{Counter, Gauge};
 use crate::pipeline::checkpoint::Checkpoints;
 use crate::pipeline::queue::Closed;
+use crate::util::path_match::PathMatcher;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -71,7 +72,8 @@ struct Tailer {
     harvesters: Vec<Harvester>,
     /// Offsets read and sent (ahead of the acknowledged offsets in the registry).
     read_offsets: HashMap<String, u64>,
-    exclude: Vec<(glob::Pattern, bool)>,
+    /// `paths` and `exclude`, compiled once.
+    matcher: PathMatcher,
     batch_lines: usize,
     fingerprint_bytes: usize,
     first_scan: bool,
@@ -92,15 +94,8 @@ impl Tailer {
             &ctx.checkpoints,
             &[super::registry::legacy(ctx.checkpoints.dir(), &ctx.id)],
         );
-        let exclude = cfg
-            .exclude
-            .iter()
-            .filter_map(|p| {
-                glob::Pattern::new(p)
-                    .ok()
-                    .map(|g| (g, p.contains('/') || p.contains('\\')))
-            })
-            .collect();
+        let matcher = PathMatcher::new(&cfg.paths, &cfg.exclude)
+            .map_err(|e| anyhow::anyhow!("cannot compile the glob {:?}: {e}", e.pattern()))?;
         let template = EventTemplate::new(&ctx.id, &cfg, &ctx.decoration, ctx.host_name.clone());
         let m = ComponentMetrics::new(Kind::Input, &ctx.id, "file");
         let counters = Counters {
@@ -118,7 +113,7 @@ impl Tailer {
             checkpoints,
             harvesters: Vec::new(),
             read_offsets: HashMap::new(),
-            exclude,
+            matcher,
             batch_lines,
             first_scan: true,
             warned: HashMap::new(),
@@ -169,44 +164,14 @@ impl Tailer {
         }
     }
 
-    fn is_excluded(&self, path: &Path) -> bool {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.exclude.iter().any(|(p, full)| {
-            if *full {
-                p.matches_path(path)
-            } else {
-                p.matches(&name)
-            }
-        })
-    }
-
-    /// Every regular file the globs match now.
+    /// Every regular file the globs match now. A folder that cannot be read is warned about once and
+    /// skipped; the other files are still found.
     fn matching_files(&mut self) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        for pattern in self.cfg.paths.clone() {
-            let Ok(paths) = glob::glob(&pattern) else {
-                continue;
-            };
-            for entry in paths {
-                match entry {
-                    Ok(p) if p.is_file() && !self.is_excluded(&p) => found.push(p),
-                    Ok(_) => {}
-                    Err(e) => {
-                        let path = e.path().to_path_buf();
-                        self.warn_once(
-                            &path,
-                            format!("cannot look into this folder: {}", e.error()),
-                        );
-                    }
-                }
-            }
+        let walk = self.matcher.walk();
+        for (folder, e) in walk.unreadable {
+            self.warn_once(&folder, format!("cannot look into this folder: {e}"));
         }
-        found.sort();
-        found.dedup();
-        found
+        walk.files
     }
 
     /// Finds the registry entry for an observed file.
