@@ -1,18 +1,8 @@
 //! The command line: `check` reports every configuration mistake with its position, `version`, `--help`.
 
-use std::process::Command;
+mod common;
 
-fn logward(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .output()
-        .expect("run logward");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::logward;
 
 #[test]
 fn check_reports_every_mistake_with_file_line_and_column() {
