@@ -302,7 +302,10 @@ fn a_full_disk_behaves_like_a_full_queue() {
         Ok(out) => Some(format!(
             "{}, {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            String::from_utf8_lossy(&out.stderr)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
         )),
         Err(e) => Some(e.to_string()),
     };

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// How long a wait on a condition may take before the test fails: generous, because the machine the
 /// tests run on is shared and busy; a wait that succeeds returns as soon as its condition holds.
-pub const WAIT: Duration = Duration::from_secs(120);
+pub const WAIT: Duration = Duration::from_secs(240);
 
 /// Runs `logward <args>` to its end; returns the exit code, stdout and stderr.
 pub fn logward(args: &[&str]) -> (i32, String, String) {
