@@ -1,18 +1,8 @@
 //! The command line: `check` reports every configuration mistake with its position, `version`, `--help`.
 
-use std::process::Command;
+mod common;
 
-fn logward(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .output()
-        .expect("run logward");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::logward;
 
 #[test]
 fn check_reports_every_mistake_with_file_line_and_column() {
@@ -98,12 +88,51 @@ fn version_prints_version_and_target() {
     assert!(out.contains("x86_64") || out.contains("aarch64"), "{out}");
 }
 
+/// Every subcommand path (`["queue", "inspect"]`, …) below `cmd`, hidden ones included, with its about text.
+fn subcommand_paths(cmd: &clap::Command, prefix: &[String], out: &mut Vec<(Vec<String>, String)>) {
+    for sub in cmd.get_subcommands() {
+        let mut path = prefix.to_vec();
+        path.push(sub.get_name().to_string());
+        let about = sub
+            .get_long_about()
+            .or(sub.get_about())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        out.push((path.clone(), about));
+        subcommand_paths(sub, &path, out);
+    }
+}
+
+/// Collapses runs of white space, so text wrapped differently in the help still compares equal.
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["run", "check", "version"] {
-        let (code, out, err) = logward(&[sub, "--help"]);
-        assert_eq!(code, 0, "{sub}: {err}");
-        assert!(out.contains("Usage: logward"), "{sub}: {out}");
+    use clap::CommandFactory;
+    let mut paths = Vec::new();
+    subcommand_paths(&logward::cli::Cli::command(), &[], &mut paths);
+    // The list comes from the parser itself; make sure the walk went below the first level.
+    assert!(
+        paths.iter().any(|(p, _)| p == &["queue", "inspect"]),
+        "{paths:?}"
+    );
+    for (path, about) in &paths {
+        let name = path.join(" ");
+        assert!(!about.is_empty(), "`logward {name}` has no about text");
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (code, out, err) = logward(&args);
+        assert_eq!(code, 0, "logward {name} --help: {err}");
+        assert!(
+            out.contains(&format!("Usage: logward {name}")),
+            "logward {name} --help:\n{out}"
+        );
+        assert!(
+            words(&out).contains(&words(about)),
+            "logward {name} --help does not show its about text {about:?}:\n{out}"
+        );
     }
 }
 

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Runs `logward run -c config` with `input` on its standard input; returns the exit code and stderr.
 fn run_with_stdin(config: &std::path::Path, input: &[u8]) -> (i32, String) {
@@ -137,16 +136,17 @@ fn a_registry_of_an_earlier_version_is_migrated_on_first_start() {
     });
     std::fs::create_dir_all(sb.path("data/registry")).unwrap();
     std::fs::write(sb.path("data/registry/app.json"), legacy.to_string()).unwrap();
-    let cfg = sb.config(&format!(
-        "  - type: file\n    id: app\n    paths: [\"{}\"]\n    scan_frequency: 200ms\n",
-        log.display()
+    let cfg = sb.config(&file_input(
+        "app",
+        &sb.path("logs/*.log"),
+        "    scan_frequency: 200ms\n",
     ));
     let agent = Agent::start(&cfg);
-    let new: Vec<String> = (0..5).map(|i| format!("new line {i}")).collect();
+    let mut new: Vec<String> = (0..5).map(|i| format!("new line {i}")).collect();
     append_lines(&log, new.clone());
-    wait_for_lines(&sb.out(), new.len(), Duration::from_secs(120), &agent);
-    // Give a wrongly re-read file time to show up before counting.
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_lines(&sb.out(), new.len(), &agent);
+    // A file wrongly taken for new would have been read by the time a later scan's marker arrives.
+    scan_marker(&sb.path("logs/marker.log"), &sb.out(), &mut new, &agent);
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &new);
     let saved: serde_json::Value =

@@ -4,50 +4,50 @@
 mod common;
 
 use common::fault_bulk_endpoint::{FaultInjectingBulkEndpoint, Faults};
-use common::{Agent, Sandbox, append_lines, messages, wait_until};
+use common::{
+    Agent, Sandbox, append_lines, count_lines, es_output, file_input, logward, messages, require,
+    wait_for, wait_for_log,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// `logward.yml` with the file input `app` on `logs/*.log`, the given disk queue and outputs.
 fn write_config(sb: &Sandbox, queue: &str, outputs: &str) -> PathBuf {
-    let text = format!(
-        "data_dir: {data}\nprogress_interval: 0s\nshutdown_timeout: 3s\nqueue: {queue}\ninputs:\n  - type: file\n    id: app\n    paths: [{logs}/*.log]\noutputs:\n{outputs}",
-        data = sb.path("data").display(),
-        logs = sb.path("logs").display(),
-    );
-    let path = sb.path("logward.yml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn file_output(sb: &Sandbox) -> String {
-    format!(
-        "  - type: file\n    id: sink\n    path: {}\n    filename: events.ndjson\n    rotate_every: 8MiB\n    keep_files: 1000\n",
-        sb.out().display()
+    sb.write_config(
+        &format!("shutdown_timeout: 3s\nqueue: {queue}\n"),
+        &file_input("app", &sb.path("logs/*.log"), ""),
+        outputs,
     )
 }
 
-fn es_output(ep: &FaultInjectingBulkEndpoint) -> String {
-    format!(
-        "  - type: elasticsearch\n    id: es\n    hosts: [\"{}\"]\n    flush_interval: 100ms\n    backoff: {{ init: 50ms, max: 300ms }}\n",
-        ep.url
+/// The Elasticsearch output `es` to the fault-injecting endpoint, flushing and retrying quickly.
+fn es(ep: &FaultInjectingBulkEndpoint) -> String {
+    es_output(
+        &[&ep.url],
+        "    id: es\n    flush_interval: 100ms\n    backoff: { init: 50ms, max: 300ms }\n",
     )
 }
 
-fn logward(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .output()
-        .expect("run logward");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+/// `logward <args>` with stdout and stderr together.
+fn logward_all(args: &[&str]) -> (i32, String) {
+    let (code, out, err) = logward(args);
+    (code, format!("{out}{err}"))
+}
+
+/// The number after `key` on the first log line containing `line`.
+fn logged_number(log: &str, line: &str, key: &str) -> usize {
+    log.lines()
+        .find(|l| l.contains(line))
+        .and_then(|l| l.split_once(key))
+        .and_then(|(_, rest)| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no `{key}N` on a line with {line:?} in:\n{log}"))
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
@@ -65,7 +65,7 @@ fn kill9_again_and_again_loses_nothing() {
     let cfg = write_config(
         &sb,
         "{ type: disk, max_size: 32MiB, batch_events: 500 }",
-        &file_output(&sb),
+        &sb.file_output(),
     );
     let total = 200_000;
     let chunks = 20;
@@ -84,6 +84,10 @@ fn kill9_again_and_again_loses_nothing() {
             continue;
         }
         let agent = Agent::start(&cfg);
+        // Every kill lands on a running pipeline: first the queue is open (recovery done) ...
+        wait_for_log(&agent, "disk queue opened");
+        // ... then a pause of random length, on purpose: it is what spreads the crash points over
+        // reading, queueing, writing and acknowledging. It waits for nothing.
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -93,15 +97,7 @@ fn kill9_again_and_again_loses_nothing() {
     }
     assert!(kills >= 10, "{kills} kills");
     let agent = Agent::start(&cfg);
-    let done = wait_until(Duration::from_secs(120), || {
-        common::count_lines(&sb.out()) >= total
-    });
-    let log = agent.log();
-    assert!(
-        done,
-        "only {} of {total} lines; log:\n{log}",
-        common::count_lines(&sb.out())
-    );
+    common::wait_for_lines(&sb.out(), total, &agent);
     assert_eq!(agent.stop(), 0);
     let got = messages(&sb.out());
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -126,7 +122,7 @@ fn kill9_again_and_again_loses_nothing() {
     );
     assert_eq!(counts.len(), total);
     // The queue recovered cleanly every time and emptied at the end.
-    let (code, out) = logward(&["queue", "verify", "-c", cfg.to_str().unwrap()]);
+    let (code, out) = logward_all(&["queue", "verify", "-c", cfg.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
 }
 
@@ -140,19 +136,10 @@ fn fill_queue_and_stop(sb: &Sandbox, lines: usize) -> (PathBuf, FaultInjectingBu
         &sb.path("logs/app.log"),
         (0..lines).map(|i| format!("queued line {i:05}")),
     );
-    let cfg = write_config(sb, "{ type: disk, batch_events: 100 }", &es_output(&ep));
+    let cfg = write_config(sb, "{ type: disk, batch_events: 100 }", &es(&ep));
     let agent = Agent::start(&cfg);
-    let registry = sb.path("data/registry/app.json");
-    let size = std::fs::metadata(sb.path("logs/app.log")).unwrap().len();
     // The input's checkpoint moves as soon as the events are fsynced, although nothing was shipped.
-    assert!(
-        wait_until(Duration::from_secs(30), || std::fs::read_to_string(
-            &registry
-        )
-        .is_ok_and(|r| r.contains(&format!("\"offset\": {size}")))),
-        "the registry did not reach {size}; log:\n{}",
-        agent.log()
-    );
+    common::wait_for_registry_at_end(sb, "app", &sb.path("logs/app.log"), &agent);
     assert_eq!(ep.unique_docs(), 0);
     agent.stop();
     (cfg, ep)
@@ -174,25 +161,34 @@ fn a_torn_tail_and_a_damaged_record_are_handled_at_start() {
     }
     bytes.extend_from_slice(&[200, 1, 0, 0, 9, 9, 9, 9, 7, 0, 0, 0, 0, 0, 0, 0, b'{', b'"']);
     std::fs::write(seg, &bytes).unwrap();
-    let (code, out) = logward(&["queue", "verify", "-c", cfg.to_str().unwrap()]);
+    let (code, out) = logward_all(&["queue", "verify", "-c", cfg.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("damaged") && out.contains("torn record"),
         "{out}"
     );
-    let (code, out) = logward(&["check", "-c", cfg.to_str().unwrap()]);
+    let (code, out) = logward_all(&["check", "-c", cfg.to_str().unwrap()]);
     assert_eq!(code, 0, "damage is a warning for check: {out}");
     assert!(out.contains("queue damage"), "{out}");
 
     // The stalled cluster answers again: everything but the damaged record arrives, once.
     ep.set_status_for_all(None);
     let agent = Agent::start(&cfg);
-    assert!(wait_until(Duration::from_secs(30), || ep.unique_docs() >= 2900));
-    std::thread::sleep(Duration::from_secs(1));
+    // Recovery reports how many events the readable records hold: exactly those must arrive.
+    wait_for_log(&agent, "disk queue opened");
+    let pending = logged_number(
+        &agent.this_run_log(),
+        "disk queue opened",
+        "pending_events=",
+    );
+    assert!((2900..3000).contains(&pending), "{pending} events pending");
+    wait_for(&agent, format_args!("{pending} documents"), || {
+        ep.unique_docs() >= pending
+    });
     let log = agent.log();
     assert_eq!(agent.stop(), 0);
     let n = ep.unique_docs();
-    assert!((2900..3000).contains(&n), "{n} documents; log:\n{log}");
+    assert_eq!(n, pending, "{n} documents; log:\n{log}");
     assert!(
         log.contains("a damaged stretch of the queue was skipped"),
         "{log}"
@@ -214,8 +210,8 @@ fn repair_quarantines_damage_and_refuses_a_live_queue() {
     let mid = bytes.len() / 3;
     bytes[mid] ^= 0xFF;
     std::fs::write(&seg, &bytes).unwrap();
-    assert_eq!(logward(&["queue", "verify", "-c", cfg_s]).0, 1);
-    let (code, out) = logward(&["queue", "inspect", "-c", cfg_s]);
+    assert_eq!(logward_all(&["queue", "verify", "-c", cfg_s]).0, 1);
+    let (code, out) = logward_all(&["queue", "inspect", "-c", cfg_s]);
     assert_eq!(code, 0);
     assert!(
         out.contains("DAMAGED") && out.contains("output `es`"),
@@ -223,20 +219,15 @@ fn repair_quarantines_damage_and_refuses_a_live_queue() {
     );
     // Not while an agent holds the queue.
     let agent = Agent::start(&cfg);
-    // The log file also has the first run's lines: wait for this run's.
-    assert!(wait_until(Duration::from_secs(10), || agent
-        .log()
-        .matches("disk queue opened")
-        .count()
-        >= 2));
-    let (code, out) = logward(&["queue", "repair", "-c", cfg_s]);
+    wait_for_log(&agent, "disk queue opened");
+    let (code, out) = logward_all(&["queue", "repair", "-c", cfg_s]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("in use by another logward process"), "{out}");
     agent.stop();
-    let (code, out) = logward(&["queue", "repair", "-c", cfg_s]);
+    let (code, out) = logward_all(&["queue", "repair", "-c", cfg_s]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("quarantine"), "{out}");
-    let (code, out) = logward(&["queue", "verify", "-c", cfg_s]);
+    let (code, out) = logward_all(&["queue", "verify", "-c", cfg_s]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         std::fs::read_dir(sb.path("data/queue/quarantine"))
@@ -258,22 +249,19 @@ fn a_full_queue_pauses_inputs_and_a_stalled_output_does_not_stop_the_others() {
         &sb.path("logs/app.log"),
         (0..total).map(|i| format!("pressure line {i:05} {}", "x".repeat(40))),
     );
-    let outputs = format!("{}{}", file_output(&sb), es_output(&ep));
+    let outputs = format!("{}{}", sb.file_output(), es(&ep));
     let cfg = write_config(
         &sb,
         "{ type: disk, max_size: 1MiB, batch_events: 200 }",
         &outputs,
     );
     let agent = Agent::start(&cfg);
-    assert!(
-        wait_until(Duration::from_secs(30), || agent
-            .log()
-            .contains("the disk queue is full")),
-        "{}",
-        agent.log()
-    );
-    std::thread::sleep(Duration::from_secs(1));
-    let written = common::count_lines(&sb.out());
+    wait_for_log(&agent, "the disk queue is full");
+    // The healthy output goes on with what the queue holds.
+    wait_for(&agent, "the first lines at the file output", || {
+        count_lines(&sb.out()) > 0
+    });
+    let written = count_lines(&sb.out());
     assert!(
         written > 0 && written < total,
         "the healthy output got {written} lines"
@@ -288,13 +276,10 @@ fn a_full_queue_pauses_inputs_and_a_stalled_output_does_not_stop_the_others() {
     );
     // The stalled output recovers: everything arrives at both outputs.
     ep.set_status_for_all(None);
-    assert!(
-        wait_until(Duration::from_secs(60), || ep.unique_docs() >= total
-            && common::count_lines(&sb.out()) >= total),
-        "es {} file {}; log:\n{}",
-        ep.unique_docs(),
-        common::count_lines(&sb.out()),
-        agent.log()
+    wait_for(
+        &agent,
+        format_args!("{total} events at both outputs"),
+        || ep.unique_docs() >= total && count_lines(&sb.out()) >= total,
     );
     assert!(agent.log().contains("has room again"));
     assert_eq!(agent.stop(), 0);
@@ -308,15 +293,31 @@ fn a_full_disk_behaves_like_a_full_queue() {
     let sb = Sandbox::new();
     let mnt = sb.path("small-fs");
     std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = Command::new("mount")
+    let mount = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
         .arg(&mnt)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        println!(
-            "SKIPPED: cannot mount a 2 MiB tmpfs here (needs root); the full-disk path is not exercised"
-        );
+        .output();
+    let failure = match &mount {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!(
+            "{}, {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(why) = failure
+        && !require(
+            "tmpfs",
+            &format!(
+                "cannot mount a 2 MiB tmpfs on {} to fill a disk ({why}; it needs root)",
+                mnt.display()
+            ),
+        )
+    {
         return;
     }
     struct Unmount(PathBuf);
@@ -339,22 +340,13 @@ fn a_full_disk_behaves_like_a_full_queue() {
         "{{ type: disk, path: {}, max_size: 1GiB, segment_size: 256KiB, batch_events: 200 }}",
         mnt.join("q").display()
     );
-    let cfg = write_config(&sb, &queue, &es_output(&ep));
+    let cfg = write_config(&sb, &queue, &es(&ep));
     let agent = Agent::start(&cfg);
-    assert!(
-        wait_until(Duration::from_secs(30), || agent
-            .log()
-            .contains("the disk is full")),
-        "{}",
-        agent.log()
-    );
+    wait_for_log(&agent, "the disk is full");
     ep.set_status_for_all(None);
-    assert!(
-        wait_until(Duration::from_secs(60), || ep.unique_docs() >= total),
-        "{} of {total}; log:\n{}",
-        ep.unique_docs(),
-        agent.log()
-    );
+    wait_for(&agent, format_args!("{total} documents"), || {
+        ep.unique_docs() >= total
+    });
     assert!(
         agent.log().contains("writing the queue works again"),
         "{}",

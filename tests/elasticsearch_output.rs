@@ -7,27 +7,34 @@ mod common;
 
 use common::es_servers::{Kind, Server};
 use common::fault_bulk_endpoint::{FaultInjectingBulkEndpoint, Faults};
-use common::{Agent, Sandbox, append_lines};
+use common::{
+    Agent, Sandbox, append_lines, es_output, file_input, logward, wait_for, wait_for_log,
+};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+/// `logward.yml`: the file input `app` on `logs/*.log` decoding JSON lines, one Elasticsearch output to
+/// `hosts` writing daily `logs-*` indices unless `extra` sets `index`.
 fn config(sb: &Sandbox, hosts: &[&str], extra: &str) -> PathBuf {
-    let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
-    let text = format!(
-        "data_dir: {data}\nprogress_interval: 0s\nshutdown_timeout: 5s\ninputs:\n  - type: file\n    id: app\n    paths: [{logs}/*.log]\n    json: {{ keys_under_root: true, overwrite_keys: true }}\noutputs:\n  - type: elasticsearch\n    hosts: [{hosts}]\n{index}    flush_interval: 200ms\n    backoff: {{ init: 100ms, max: 1s }}\n{extra}",
-        data = sb.path("data").display(),
-        logs = sb.path("logs").display(),
-        hosts = hosts.join(", "),
-        index = if extra.contains("index:") {
-            ""
-        } else {
-            "    index: \"logs-%{+yyyy.MM.dd}\"\n"
-        },
-    );
-    let path = sb.path("logward.yml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let index = if extra.contains("index:") {
+        ""
+    } else {
+        "    index: \"logs-%{+yyyy.MM.dd}\"\n"
+    };
+    sb.write_config(
+        "shutdown_timeout: 5s\n",
+        &file_input(
+            "app",
+            &sb.path("logs/*.log"),
+            "    json: { keys_under_root: true, overwrite_keys: true }\n",
+        ),
+        &es_output(
+            hosts,
+            &format!(
+                "{index}    flush_interval: 200ms\n    backoff: {{ init: 100ms, max: 1s }}\n{extra}"
+            ),
+        ),
+    )
 }
 
 fn line(n: usize, day: usize) -> String {
@@ -43,21 +50,12 @@ fn line(n: usize, day: usize) -> String {
     )
 }
 
-fn logward(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .output()
-        .expect("run logward");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn every_event_reaches_its_daily_index_with_the_fields_as_sent() {
-    for server in Server::both() {
+    let Some(servers) = Server::both() else {
+        return;
+    };
+    for server in servers {
         let sb = Sandbox::new();
         append_lines(
             &sb.path("logs/app.log"),
@@ -65,7 +63,7 @@ fn every_event_reaches_its_daily_index_with_the_fields_as_sent() {
         );
         let cfg = config(&sb, &[&server.url], "");
         let agent = Agent::start(&cfg);
-        let got = server.wait_for_count("logs-*", 3000, Duration::from_secs(60));
+        let got = server.wait_for_count("logs-*", 3000);
         assert_eq!(got, 3000, "{:?}: log:\n{}", server.kind, agent.log());
         for day in 22..25 {
             assert_eq!(
@@ -97,17 +95,31 @@ fn every_event_reaches_its_daily_index_with_the_fields_as_sent() {
         );
         assert_eq!(hits["hits"]["hits"][0]["_index"], "logs-2026.11.23");
         assert_eq!(agent.stop(), 0);
-        // Nothing more arrives after a clean stop and restart: the checkpoint covered everything.
+        // The clean stop saved the checkpoint at the end of the file: a restart reads on from there, so
+        // a line appended now is all it sends.
+        let size = std::fs::metadata(sb.path("logs/app.log")).unwrap().len();
+        append_lines(&sb.path("logs/app.log"), [line(3000, 24)]);
         let agent = Agent::start(&cfg);
-        std::thread::sleep(Duration::from_secs(2));
-        assert_eq!(server.count("logs-*"), 3000, "{:?}", server.kind);
+        let got = server.wait_for_count("logs-*", 3001);
+        let log = agent.this_run_log();
         assert_eq!(agent.stop(), 0);
+        assert_eq!(got, 3001, "{:?}: log:\n{log}", server.kind);
+        let starts: Vec<&str> = log.lines().filter(|l| l.contains("reading file")).collect();
+        assert!(
+            starts.len() == 1 && starts[0].ends_with(&format!(" offset={size}")),
+            "{:?}: the restart must read on from offset {size}, once:\n{log}",
+            server.kind
+        );
+        assert_eq!(server.count("logs-*"), 3001, "{:?}", server.kind);
     }
 }
 
 #[test]
 fn a_mapping_conflict_goes_to_the_dead_letter_file_and_the_rest_is_stored() {
-    for server in Server::both() {
+    let Some(servers) = Server::both() else {
+        return;
+    };
+    for server in servers {
         let sb = Sandbox::new();
         let mut lines: Vec<String> = (0..100)
             .map(|n| format!(r#"{{"code":{n},"msg":"ok {n}"}}"#))
@@ -118,14 +130,15 @@ fn a_mapping_conflict_goes_to_the_dead_letter_file_and_the_rest_is_stored() {
         let cfg = config(&sb, &[&server.url], "    index: conflicts\n");
         let agent = Agent::start(&cfg);
         assert_eq!(
-            server.wait_for_count("conflicts", 200, Duration::from_secs(60)),
-            200
+            server.wait_for_count("conflicts", 200),
+            200,
+            "{:?}: log:\n{}",
+            server.kind,
+            agent.log()
         );
+        // The letter is written before the warning is logged: once the line is there, so is the file.
+        wait_for_log(&agent, "event refused");
         let dl = sb.path("data/dead-letter/elasticsearch-0.ndjson");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !dl.exists() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
         let text = std::fs::read_to_string(&dl)
             .unwrap_or_else(|_| panic!("no dead-letter file; log:\n{}", agent.log()));
         let letters: Vec<serde_json::Value> = text
@@ -148,14 +161,6 @@ fn a_mapping_conflict_goes_to_the_dead_letter_file_and_the_rest_is_stored() {
         );
         assert_eq!(l["event"]["code"], "not-a-number");
         assert_eq!(l["index"], "conflicts");
-        // The letter is written before the warning is logged: wait for the line.
-        assert!(
-            common::wait_until(Duration::from_secs(10), || agent
-                .log()
-                .contains("event refused")),
-            "{}",
-            agent.log()
-        );
         assert_eq!(agent.stop(), 0);
         assert_eq!(server.count("conflicts"), 200);
     }
@@ -163,18 +168,25 @@ fn a_mapping_conflict_goes_to_the_dead_letter_file_and_the_rest_is_stored() {
 
 #[test]
 fn a_rerun_after_kill9_produces_no_duplicate_documents() {
-    for server in Server::both() {
+    let Some(servers) = Server::both() else {
+        return;
+    };
+    for server in servers {
         let sb = Sandbox::new();
         append_lines(&sb.path("logs/app.log"), (0..20_000).map(|n| line(n, 24)));
         let cfg = config(&sb, &[&server.url], "    bulk_max_size: 500\n");
         let agent = Agent::start(&cfg);
-        let partial = server.wait_for_count("logs-*", 2000, Duration::from_secs(60));
+        let partial = server.wait_for_count("logs-*", 2000);
+        let log = agent.log();
         agent.kill9();
-        assert!(partial >= 2000, "{:?}", server.kind);
+        assert!(partial >= 2000, "{:?}: log:\n{log}", server.kind);
         let agent = Agent::start(&cfg);
         assert_eq!(
-            server.wait_for_count("logs-*", 20_000, Duration::from_secs(90)),
-            20_000
+            server.wait_for_count("logs-*", 20_000),
+            20_000,
+            "{:?}: log:\n{}",
+            server.kind,
+            agent.log()
         );
         assert_eq!(agent.stop(), 0);
         // Whatever was sent twice overwrote itself: exactly one document per line.
@@ -196,17 +208,8 @@ fn a_rerun_after_kill9_produces_no_duplicate_documents() {
         // sends everything again, under the same ids (they come from the file, not from the moment it
         // was found), so every document is overwritten, none added.
         std::fs::remove_dir_all(sb.path("data/registry")).unwrap();
-        let size = std::fs::metadata(sb.path("logs/app.log")).unwrap().len();
         let agent = Agent::start(&cfg);
-        let registry = sb.path("data/registry/app.json");
-        assert!(
-            common::wait_until(Duration::from_secs(90), || std::fs::read_to_string(
-                &registry
-            )
-            .is_ok_and(|t| t.contains(&format!("\"offset\": {size}")))),
-            "the rerun did not finish; log:\n{}",
-            agent.log()
-        );
+        common::wait_for_registry_at_end(&sb, "app", &sb.path("logs/app.log"), &agent);
         assert_eq!(agent.stop(), 0);
         assert_eq!(
             server.count("logs-*"),
@@ -219,7 +222,10 @@ fn a_rerun_after_kill9_produces_no_duplicate_documents() {
 
 #[test]
 fn setup_is_idempotent_and_search_pages_past_ten_thousand_hits() {
-    for server in Server::both() {
+    let Some(servers) = Server::both() else {
+        return;
+    };
+    for server in servers {
         let sb = Sandbox::new();
         let cfg = config(&sb, &[&server.url], "    bulk_max_size: 2000\n");
         let cfg_s = cfg.to_str().unwrap();
@@ -241,8 +247,11 @@ fn setup_is_idempotent_and_search_pages_past_ten_thousand_hits() {
         append_lines(&sb.path("logs/app.log"), (0..10_500).map(|n| line(n, 24)));
         let agent = Agent::start(&cfg);
         assert_eq!(
-            server.wait_for_count("logs-*", 10_500, Duration::from_secs(120)),
-            10_500
+            server.wait_for_count("logs-*", 10_500),
+            10_500,
+            "{:?}: log:\n{}",
+            server.kind,
+            agent.log()
         );
         assert_eq!(agent.stop(), 0);
         // The template's mapping was applied to the new index.
@@ -314,10 +323,9 @@ fn item_429s_request_503s_and_cut_connections_lose_and_duplicate_nothing() {
         "    bulk_max_size: 200\n    workers: 3\n    timeout: 5s\n",
     );
     let agent = Agent::start(&cfg);
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while ep.unique_docs() < 5000 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for(&agent, "5000 documents at the endpoint", || {
+        ep.unique_docs() >= 5000
+    });
     let log = agent.log();
     assert_eq!(ep.unique_docs(), 5000, "log:\n{log}");
     let seen = ep.seen.lock().unwrap();
@@ -359,10 +367,9 @@ fn a_request_too_large_for_the_server_is_split() {
     append_lines(&sb.path("logs/app.log"), (0..2000).map(|n| line(n, 24)));
     let cfg = fault_config(&sb, &ep, "    bulk_max_size: 500\n");
     let agent = Agent::start(&cfg);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while ep.unique_docs() < 2000 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(&agent, "2000 documents at the endpoint", || {
+        ep.unique_docs() >= 2000
+    });
     assert_eq!(ep.unique_docs(), 2000, "{}", agent.log());
     assert!(ep.requests_413.load(std::sync::atomic::Ordering::SeqCst) > 0);
     assert!(!sb.path("data/dead-letter").exists());
@@ -379,10 +386,9 @@ fn a_dead_host_is_set_aside_while_another_one_answers() {
     append_lines(&sb.path("logs/app.log"), (0..3000).map(|n| line(n, 24)));
     let cfg = config(&sb, &[&dead_url, &ep.url], "    bulk_max_size: 100\n");
     let agent = Agent::start(&cfg);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while ep.unique_docs() < 3000 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(&agent, "3000 documents at the endpoint", || {
+        ep.unique_docs() >= 3000
+    });
     let log = agent.log();
     assert_eq!(ep.unique_docs(), 3000, "{log}");
     assert!(log.contains("host marked down"), "{log}");
@@ -399,12 +405,7 @@ fn refused_credentials_and_a_server_that_is_not_elasticsearch_are_named() {
     append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
     let cfg = fault_config(&sb, &ep, "    username: bob\n    password: wrong\n");
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_secs(3));
-    let log = agent.log();
-    assert!(
-        log.contains("refused user `bob` and its password (HTTP 401"),
-        "{log}"
-    );
+    wait_for_log(&agent, "refused user `bob` and its password (HTTP 401");
     agent.stop();
 
     let ep = FaultInjectingBulkEndpoint::start(Faults {
@@ -415,9 +416,8 @@ fn refused_credentials_and_a_server_that_is_not_elasticsearch_are_named() {
     append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
     let cfg = fault_config(&sb, &ep, "");
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_secs(3));
-    let log = agent.log();
-    assert!(log.contains("is not Elasticsearch or OpenSearch"), "{log}");
+    wait_for_log(&agent, "is not Elasticsearch or OpenSearch");
+    let log = agent.this_run_log();
     assert!(log.contains("Welcome to nginx"), "{log}");
     agent.stop();
     // Nothing was acknowledged, so nothing moved the checkpoint.
@@ -453,14 +453,19 @@ fn check_names_every_bad_elasticsearch_setting_with_its_line() {
 
 #[test]
 fn the_opensearch_server_is_recognised() {
-    let server = Server::start(Kind::OpenSearch);
+    let Some(server) = Server::start(Kind::OpenSearch) else {
+        return;
+    };
     let sb = Sandbox::new();
     append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
     let cfg = config(&sb, &[&server.url], "");
     let agent = Agent::start(&cfg);
     assert_eq!(
-        server.wait_for_count("logs-*", 10, Duration::from_secs(30)),
-        10
+        server.wait_for_count("logs-*", 10),
+        10,
+        "{:?}: log:\n{}",
+        server.kind,
+        agent.log()
     );
     assert!(
         agent.log().contains("server=OpenSearch 3.8.0"),

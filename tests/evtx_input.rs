@@ -1,24 +1,26 @@
-//! The `evtx` input on real Windows Event Log files (../shared/data/evtx), through the real binary.
+//! The `evtx` input on real Windows Event Log files (../shared/data/evtx), through the real binary; and the
+//! live input's XML mapping on the same records.
 #![cfg(feature = "evtx")]
 
 mod common;
 
 use common::*;
+use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
+/// The real `.evtx` files; `None` (the test returns) only when they are missing and `LOGWARD_SKIP` names
+/// `data`.
 fn evtx_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/evtx");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is missing (the shared test data must sit beside the repository)",
-            dir.display()
-        );
-        None
-    }
+    shared_data("evtx")
+}
+
+/// A symbolic link `link` to the folder `target`.
+fn link_dir(target: &Path, link: &Path) {
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(target, link).unwrap();
+    #[cfg(windows)]
+    std::os::windows::fs::symlink_dir(target, link).unwrap();
 }
 
 /// Records the `evtx` crate's own record iterator reads from a file: an independent count.
@@ -31,9 +33,15 @@ fn crate_count(path: &std::path::Path) -> usize {
 fn every_file_is_read_with_winlogbeat_fields_damage_is_counted_and_a_restart_reads_nothing_again() {
     let Some(dir) = evtx_dir() else { return };
     let sb = Sandbox::new();
+    // The input reads its files in the order of their paths. The archive is reached through a link in the
+    // sandbox, so that a file of the sandbox can sort after every archive file (see the restart below).
+    let archive = sb.path("logs/archive");
+    link_dir(&dir, &archive);
+    let marker = sb.path("logs/zz-marker.evtx");
     let cfg = sb.config(&format!(
-        "  - type: evtx\n    id: archive\n    paths: [\"{}\"]\n    scan_frequency: 500ms\n    tags: [archive]\n",
-        dir.display()
+        "  - type: evtx\n    id: archive\n    paths: [\"{}\", \"{}\"]\n    scan_frequency: 500ms\n    tags: [archive]\n",
+        archive.display(),
+        marker.display()
     ));
     let mut expected: HashMap<String, usize> = HashMap::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -47,8 +55,9 @@ fn every_file_is_read_with_winlogbeat_fields_damage_is_counted_and_a_restart_rea
     }
     let total: usize = expected.values().sum();
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), total, Duration::from_secs(120), &agent);
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for_lines(&sb.out(), total, &agent);
+    // Every file read to its end (and no more lines than that).
+    wait_for_log_lines(&agent, &["read the event log file"], expected.len());
     let log = agent.log();
     assert_eq!(agent.stop(), 0);
     let events = read_events(&sb.out());
@@ -139,10 +148,17 @@ fn every_file_is_read_with_winlogbeat_fields_damage_is_counted_and_a_restart_rea
         .count();
     assert_eq!(bad_chunks, 2, "log:\n{log}");
 
-    // A restart reads nothing again.
+    // A restart reads nothing again. A file that is not an event log sorts after the archive: once the
+    // input has reported it, the first pass of the restart has gone over every archive file before it,
+    // and any record read again is in flight and delivered by the graceful stop.
     let before = count_lines(&sb.out());
+    std::fs::write(&marker, vec![0x41u8; 200]).unwrap();
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_secs(3));
+    wait_for_log_lines(
+        &agent,
+        &["cannot read the event log file", "zz-marker.evtx"],
+        1,
+    );
     assert_eq!(agent.stop(), 0);
     assert_eq!(count_lines(&sb.out()), before);
 }
@@ -156,8 +172,9 @@ fn event_id_and_level_filters_keep_only_what_is_asked() {
         dir.display()
     ));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 583, Duration::from_secs(60), &agent);
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for_lines(&sb.out(), 583, &agent);
+    // Read to its end: nothing more is on its way.
+    wait_for_log_lines(&agent, &["read the event log file", "security.evtx"], 1);
     assert_eq!(agent.stop(), 0);
     let events = read_events(&sb.out());
     assert_eq!(events.len(), 583);
@@ -182,8 +199,9 @@ fn a_garbage_file_named_evtx_is_reported_and_the_input_goes_on() {
         sb.path("logs").display()
     ));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 7, Duration::from_secs(60), &agent);
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for_lines(&sb.out(), 7, &agent);
+    // Files are taken in the order of their names: garbage, good, truncated. Wait for the last one.
+    wait_for_log_lines(&agent, &["the event log file", "truncated.evtx"], 1);
     let log = agent.log();
     assert_eq!(agent.stop(), 0);
     assert!(
@@ -201,4 +219,67 @@ fn a_garbage_file_named_evtx_is_reported_and_the_input_goes_on() {
             .count()
             == 7
     );
+}
+
+/// Every record of real .evtx files: the live input's XML path and the evtx crate's JSON path give the same
+/// ECS event (except `event.created`, the time of reading).
+#[test]
+fn xml_of_real_records_maps_like_the_evtx_input() {
+    use logward::inputs::windows_event::ecs;
+    use logward::inputs::winlog::xml::event_to_json;
+    let Some(dir) = evtx_dir() else { return };
+    let mut compared = 0;
+    for file in [
+        "security.evtx",
+        "system.evtx",
+        "sysmon.evtx",
+        "new-user-security.evtx",
+    ] {
+        let path = dir.join(file);
+        let mut xml_parser = evtx::EvtxParser::from_path(&path).unwrap();
+        let mut json_parser = evtx::EvtxParser::from_path(&path).unwrap();
+        let xmls: Vec<_> = xml_parser.records().filter_map(Result::ok).collect();
+        let jsons: Vec<_> = json_parser
+            .records_json_value()
+            .filter_map(Result::ok)
+            .collect();
+        assert_eq!(xmls.len(), jsons.len());
+        for (x, j) in xmls.iter().zip(&jsons) {
+            let from_xml = event_to_json(&x.data)
+                .unwrap_or_else(|e| panic!("{file} {}: {e}", x.event_record_id));
+            let mut a = ecs::to_event(&from_xml, x.event_record_id, "h");
+            let mut b = ecs::to_event(&j.data, j.event_record_id, "h");
+            for e in [&mut a, &mut b] {
+                if let Some(Value::Object(ev)) = e.fields_mut().get_mut("event") {
+                    ev.remove("created");
+                }
+            }
+            // The evtx crate's XML writer turns control characters (invalid in XML) into `_`.
+            let a = normalize(Value::Object(a.into_fields()));
+            let b = normalize(Value::Object(b.into_fields()));
+            assert_eq!(a, b, "{file} record {}:\n{}", x.event_record_id, x.data);
+            compared += 1;
+        }
+    }
+    assert!(compared > 4000, "{compared}");
+}
+
+/// Control characters as the evtx crate's XML writer renders them.
+fn normalize(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(
+            s.chars()
+                .map(|c| {
+                    if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(normalize).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, normalize(v))).collect()),
+        other => other,
+    }
 }

@@ -6,11 +6,12 @@ use common::*;
 use std::io::Write;
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(120);
-
+/// The file input `app` on `glob`, scanning every 200 ms, with `extra` settings.
 fn input(glob: &str, extra: &str) -> String {
-    format!(
-        "  - type: file\n    id: app\n    paths: [\"{glob}\"]\n    scan_frequency: 200ms\n{extra}"
+    file_input(
+        "app",
+        std::path::Path::new(glob),
+        &format!("    scan_frequency: 200ms\n{extra}"),
     )
 }
 
@@ -27,7 +28,7 @@ fn hundred_thousand_lines_across_files_arrive_exactly_once_and_restart_resumes()
     }
     let cfg = sb.config(&input(&sb.path("logs/*.log").display().to_string(), ""));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &expected);
 
@@ -53,10 +54,22 @@ fn hundred_thousand_lines_across_files_arrive_exactly_once_and_restart_resumes()
     append_lines(&sb.path("logs/app3.log"), more.clone());
     expected.extend(more);
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/zz-marker.log"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
+    let log = agent.this_run_log();
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &expected);
+    // The restart opened only the file that grew (at its old end) and the new one.
+    assert_eq!(
+        log_lines_with(&log, &["reading file"]),
+        2,
+        "files opened after the restart:\n{log}"
+    );
 }
 
 #[test]
@@ -69,7 +82,7 @@ fn ecs_fields_are_set_on_every_event() {
         "    tags: [web]\n    fields: {env: prod}\n",
     ));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 2, WAIT, &agent);
+    wait_for_lines(&sb.out(), 2, &agent);
     assert_eq!(agent.stop(), 0);
     let events = read_events(&sb.out());
     assert_eq!(events[1]["message"], "second");
@@ -89,6 +102,13 @@ fn ecs_fields_are_set_on_every_event() {
     assert_eq!(events[1]["fields"]["env"], "prod");
     assert_eq!(events[1]["tags"], serde_json::json!(["web"]));
     assert!(events[1].get("@metadata").is_none() && events[1].get("_source").is_none());
+}
+
+/// Waits until the input has opened `n` files under the name `live` (each rotation leaves a new file
+/// there, opened from its start once a scan finds it).
+fn wait_for_generations(agent: &Agent, live: &std::path::Path, n: usize) {
+    let opened = format!("path={} offset=0", live.display());
+    wait_for_log_lines(agent, &["reading file", &opened], n);
 }
 
 /// Writes `total` numbered lines to `path`, rotating every `every` lines with `rotate`.
@@ -111,6 +131,8 @@ fn write_with_rotation(
         expected.push(line);
         if i % 500 == 499 {
             f.flush().unwrap();
+            // The writer's pace (about 25,000 lines a second), so that reading, writing and rotating
+            // overlap as with a real application; it waits for nothing.
             std::thread::sleep(Duration::from_millis(20));
         }
         if i % every == every - 1 {
@@ -136,13 +158,16 @@ fn rename_rotation_while_writing_loses_and_repeats_nothing() {
     // rotation intervals are far longer. Watch `app.log*` to be safe even then: see the next test.)
     let cfg = sb.config(&input(&log.display().to_string(), ""));
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_millis(500));
-    let expected = write_with_rotation(&log, 30_000, 6_000, |p, n| {
-        std::thread::sleep(Duration::from_millis(800));
+    let mut expected = write_with_rotation(&log, 30_000, 6_000, |p, n| {
+        // The input has found the file under its live name before it is renamed away.
+        wait_for_generations(&agent, p, n + 1);
         std::fs::rename(p, p.with_extension(format!("log.{n}"))).unwrap();
     });
-    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    // The last rotation left an empty live file. A new one with one line in its place: once that line
+    // arrives, a scan after the last rotation has run and every file it found is being read.
+    std::fs::remove_file(&log).unwrap();
+    scan_marker(&log, &sb.out(), &mut expected, &agent);
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &expected);
 }
@@ -154,12 +179,20 @@ fn renamed_files_matched_by_the_glob_are_not_read_twice() {
     std::fs::write(&log, "").unwrap();
     let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_millis(500));
-    let expected = write_with_rotation(&log, 20_000, 5_000, |p, n| {
+    let mut expected = write_with_rotation(&log, 20_000, 5_000, |p, n| {
+        // Rotate while the input reads the live file (the glob would find the renamed file anyway).
+        if n == 0 {
+            wait_for_generations(&agent, p, 1);
+        }
         std::fs::rename(p, p.with_extension(format!("log.{n}"))).unwrap();
     });
-    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/app.log.marker"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &expected);
 }
@@ -171,8 +204,11 @@ fn copytruncate_rotation_while_writing_loses_and_repeats_nothing() {
     std::fs::write(&log, "").unwrap();
     let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_millis(500));
-    let expected = write_with_rotation(&log, 24_000, 6_000, |p, n| {
+    let mut expected = write_with_rotation(&log, 24_000, 6_000, |p, n| {
+        // Rotate while the input reads the live file.
+        if n == 0 {
+            wait_for_generations(&agent, p, 1);
+        }
         // What logrotate's copytruncate does: copy, then truncate the live file in place.
         std::fs::copy(p, p.with_extension(format!("log.{n}"))).unwrap();
         std::fs::OpenOptions::new()
@@ -182,8 +218,13 @@ fn copytruncate_rotation_while_writing_loses_and_repeats_nothing() {
             .set_len(0)
             .unwrap();
     });
-    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/app.log.marker"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &expected);
 }
@@ -202,12 +243,17 @@ fn kill_9_in_the_middle_then_restart_delivers_every_line_exactly_once() {
     let cfg = sb.config(&input(&sb.path("logs/*.log").display().to_string(), ""));
     for round in 1..=3 {
         let agent = Agent::start(&cfg);
-        wait_for_lines(&sb.out(), expected.len() * round / 4, WAIT, &agent);
+        wait_for_lines(&sb.out(), expected.len() * round / 4, &agent);
         agent.kill9();
     }
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
-    std::thread::sleep(Duration::from_millis(1000));
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/zz-marker.log"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &expected);
 }
@@ -247,7 +293,7 @@ fn multiline_java_stack_traces_become_one_event_each() {
     expected.push("2026-11-24 10:01:00,000 INFO [main] last line".into());
     let agent = Agent::start(&cfg);
     // The last event is sent by the flush timeout.
-    wait_for_lines(&sb.out(), expected.len(), WAIT, &agent);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
     assert_eq!(agent.stop(), 0);
     assert_exactly_once(&messages(&sb.out()), &expected);
 }
@@ -271,7 +317,7 @@ fn json_lines_are_decoded_and_malformed_ones_kept_with_an_error() {
         "    json: {keys_under_root: true, add_error_key: true, message_key: msg}\n",
     ));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 103, WAIT, &agent);
+    wait_for_lines(&sb.out(), 103, &agent);
     assert_eq!(agent.stop(), 0);
     let events = read_events(&sb.out());
     assert_eq!(events.len(), 103);
@@ -323,7 +369,7 @@ fn a_fifty_megabyte_line_is_truncated_and_tagged_and_reading_goes_on() {
         "    max_line_bytes: 64KiB\n",
     ));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 3, WAIT, &agent);
+    wait_for_lines(&sb.out(), 3, &agent);
     assert_eq!(agent.stop(), 0);
     let events = read_events(&sb.out());
     assert_eq!(events.len(), 3);
@@ -358,7 +404,7 @@ fn invalid_utf8_and_binary_garbage_are_replaced_tagged_and_counted() {
     std::fs::write(&log, &content).unwrap();
     let cfg = sb.config(&input(&log.display().to_string(), ""));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 5, WAIT, &agent);
+    wait_for_lines(&sb.out(), 5, &agent);
     assert_eq!(agent.stop(), 0);
     let events = read_events(&sb.out());
     assert_eq!(events.len(), 5);
@@ -384,7 +430,7 @@ fn gzip_rotated_copies_of_read_files_are_skipped_and_new_ones_read_once() {
     append_lines(&log, first.clone());
     let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 300, WAIT, &agent);
+    wait_for_lines(&sb.out(), 300, &agent);
     // Rotate and compress the file that was already read, as logrotate's `compress` does.
     let gz = |src: &[u8], dst: &std::path::Path| {
         let mut enc = flate2::write::GzEncoder::new(
@@ -405,14 +451,24 @@ fn gzip_rotated_copies_of_read_files_are_skipped_and_new_ones_read_once() {
         archived.join("\n").as_bytes(),
         &sb.path("logs/app.log.2.gz"),
     );
-    wait_for_lines(&sb.out(), 500, WAIT, &agent);
-    std::thread::sleep(Duration::from_secs(2));
+    let mut expected: Vec<String> = first.into_iter().chain(archived).collect();
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/app.log.marker1"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
     assert_eq!(agent.stop(), 0);
     // A restart does not read the archives again.
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_secs(2));
+    scan_marker(
+        &sb.path("logs/app.log.marker2"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
     assert_eq!(agent.stop(), 0);
-    let expected: Vec<String> = first.into_iter().chain(archived).collect();
     assert_exactly_once(&messages(&sb.out()), &expected);
 }
 
@@ -425,14 +481,19 @@ fn start_position_end_skips_existing_lines_of_files_seen_at_startup() {
         &log.display().to_string(),
         "    start_position: end\n",
     ));
+    let size = std::fs::metadata(&log).unwrap().len();
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_secs(1));
+    // The first scan found the file and starts reading it at its end.
+    let at_end = format!("path={} offset={size}", log.display());
+    wait_for_log_lines(&agent, &["reading file", &at_end], 1);
     append_lines(&log, (0..10).map(|i| format!("new {i}")));
-    wait_for_lines(&sb.out(), 10, WAIT, &agent);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_lines(&sb.out(), 10, &agent);
+    let run_log = agent.this_run_log();
     assert_eq!(agent.stop(), 0);
     let expected: Vec<String> = (0..10).map(|i| format!("new {i}")).collect();
     assert_exactly_once(&messages(&sb.out()), &expected);
+    // That was the only time the file was opened: nothing else can have read its old lines.
+    assert_eq!(log_lines_with(&run_log, &["reading file"]), 1, "{run_log}");
 }
 
 #[test]
@@ -449,15 +510,18 @@ fn excluded_files_are_not_read_and_new_files_are_discovered_while_running() {
         sb.path("logs/**/*.log").display()
     ));
     let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 1, WAIT, &agent);
+    wait_for_lines(&sb.out(), 1, &agent);
     append_lines(&sb.path("logs/a/b/two.log"), vec!["two".to_string()]);
-    wait_for_lines(&sb.out(), 2, WAIT, &agent);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(agent.stop(), 0);
-    assert_exactly_once(
-        &messages(&sb.out()),
-        &["one".to_string(), "two".to_string()],
+    wait_for_lines(&sb.out(), 2, &agent);
+    let mut expected = vec!["one".to_string(), "two".to_string()];
+    scan_marker(
+        &sb.path("logs/zz-marker.log"),
+        &sb.out(),
+        &mut expected,
+        &agent,
     );
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
 }
 
 #[test]
@@ -478,12 +542,13 @@ fn a_second_stop_request_exits_at_once_without_moving_checkpoints_past_undeliver
     assert!(status.success());
     let cfg = sb.config(&input(&log.display().to_string(), ""));
     let agent = Agent::start(&cfg);
-    std::thread::sleep(Duration::from_secs(2));
+    // The input reads the file (its batches then wait on the blocked output).
+    wait_for_log(&agent, "reading file");
     let pid = agent.child.id().to_string();
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_log(&agent, "stop requested");
     let started = std::time::Instant::now();
     let code = agent.stop();
     assert_eq!(code, 130, "a second SIGTERM must exit with 130; log:\n");
@@ -519,15 +584,23 @@ fn inputs_with_similar_ids_keep_their_own_checkpoints() {
         expected.extend(lines.iter().cloned());
         append_lines(path, lines);
     }
-    let text = format!(
-        "data_dir: {}\nprogress_interval: 0s\ninputs:\n  - type: file\n    id: web.app\n    paths: [\"{}\"]\n    scan_frequency: 200ms\n  - type: file\n    id: web_app\n    paths: [\"{}\"]\n    scan_frequency: 200ms\noutputs:\n  - type: console\n",
-        sb.path("data").display(),
-        a.display(),
-        b.display()
+    let inputs = format!(
+        "{}{}",
+        file_input(
+            "web.app",
+            &sb.path("logs/a*.log"),
+            "    scan_frequency: 200ms\n"
+        ),
+        file_input(
+            "web_app",
+            &sb.path("logs/b*.log"),
+            "    scan_frequency: 200ms\n"
+        )
     );
-    let cfg = sb.path("console.yml");
-    std::fs::write(&cfg, text).unwrap();
-    let run = |out: &str, lines: usize| {
+    let cfg = sb.write_config("", &inputs, "  - type: console\n");
+    // Runs the agent until its console output holds `expected` plus a marker line from each input (a
+    // file wrongly taken for new is read by then: see `scan_marker`); returns the messages it printed.
+    let run = |out: &str, expected: &mut Vec<String>, markers: [&str; 2]| {
         let out = sb.path(out);
         let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_logward"))
             .args(["run", "-c"])
@@ -538,12 +611,20 @@ fn inputs_with_similar_ids_keep_their_own_checkpoints() {
             .unwrap();
         let count = || std::fs::read_to_string(&out).map_or(0, |t| t.lines().count());
         assert!(
-            wait_until(WAIT, || count() >= lines),
-            "only {} of {lines} lines",
+            wait_until(WAIT, || count() >= expected.len()),
+            "only {} lines",
             count()
         );
-        // Give a wrongly re-read file time to show up before counting.
-        std::thread::sleep(Duration::from_millis(1500));
+        for m in markers {
+            let line = format!("marker {m}");
+            append_lines(&sb.path(m), [line.clone()]);
+            expected.push(line);
+        }
+        assert!(
+            wait_until(WAIT, || count() >= expected.len()),
+            "only {} lines",
+            count()
+        );
         let pid = agent.id().to_string();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -553,14 +634,17 @@ fn inputs_with_similar_ids_keep_their_own_checkpoints() {
             .unwrap()
             .lines()
             .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
+                let e: serde_json::Value = serde_json::from_str(l).unwrap();
+                e["message"].as_str().unwrap().to_string()
             })
             .collect::<Vec<String>>()
     };
-    assert_exactly_once(&run("first.ndjson", expected.len()), &expected);
+    let got = run(
+        "first.ndjson",
+        &mut expected,
+        ["logs/a-1.log", "logs/b-1.log"],
+    );
+    assert_exactly_once(&got, &expected);
 
     // After a restart each input goes on from its own offsets: only the new lines arrive.
     let mut more = Vec::new();
@@ -571,5 +655,6 @@ fn inputs_with_similar_ids_keep_their_own_checkpoints() {
         more.extend(lines.iter().cloned());
         append_lines(path, lines);
     }
-    assert_exactly_once(&run("second.ndjson", more.len()), &more);
+    let got = run("second.ndjson", &mut more, ["logs/a-2.log", "logs/b-2.log"]);
+    assert_exactly_once(&got, &more);
 }

@@ -1,6 +1,7 @@
 //! Real Elasticsearch-compatible servers for end-to-end tests: `noida-db` (answers as Elasticsearch 8.15)
 //! and `osmem-server` (OpenSearch 3.8), both installed from PyPI by `.ci/run`. Each test starts its own
 //! server on a free loopback port with its own data folder; the server is killed when dropped.
+//! A server that is not installed fails the test, unless `LOGWARD_SKIP` names `servers`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -44,18 +45,40 @@ fn python_package_dir(module: &str) -> Option<PathBuf> {
 }
 
 /// The server binary: `LOGWARD_NOIDA_DB` / `LOGWARD_OSMEM_SERVER`, else inside the installed Python package.
-fn binary(kind: Kind) -> PathBuf {
+/// `None` when it is missing and `LOGWARD_SKIP` names `servers`; a panic when it is missing otherwise.
+fn binary(kind: Kind) -> Option<PathBuf> {
     let (var, module, rel) = match kind {
         Kind::Elasticsearch => ("LOGWARD_NOIDA_DB", "noida_db", "noida-db"),
         Kind::OpenSearch => ("LOGWARD_OSMEM_SERVER", "osmem_server", "bin/osmem-server"),
     };
-    if let Ok(p) = std::env::var(var) {
-        return PathBuf::from(p);
+    let (path, missing) = match std::env::var(var) {
+        Ok(p) => {
+            let path = PathBuf::from(p);
+            let missing = format!("{var} names {}, which does not exist", path.display());
+            (path, missing)
+        }
+        Err(_) => match python_package_dir(module) {
+            Some(dir) => {
+                let path = dir.join(rel);
+                let missing = format!(
+                    "the {module} Python package has no server binary at {}",
+                    path.display()
+                );
+                (path, missing)
+            }
+            None => (
+                PathBuf::new(),
+                format!(
+                    "the {module} Python package is not installed: run `pip install noida-db osmem-server` (.ci/run does), or set {var} to the server binary"
+                ),
+            ),
+        },
+    };
+    if path.is_file() || super::require("servers", &missing) {
+        Some(path)
+    } else {
+        None
     }
-    let dir = python_package_dir(module).unwrap_or_else(|| {
-        panic!("the {module} Python package is not installed: run `pip install noida-db osmem-server` (.ci/run does), or set {var} to the server binary")
-    });
-    dir.join(rel)
 }
 
 fn free_port() -> u16 {
@@ -66,11 +89,12 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    /// Starts a server of `kind` and waits until it answers `GET /`.
-    pub fn start(kind: Kind) -> Server {
+    /// Starts a server of `kind` and waits until it answers `GET /`; `None` when it is not installed and
+    /// `LOGWARD_SKIP` names `servers` (the test returns then).
+    pub fn start(kind: Kind) -> Option<Server> {
+        let bin = binary(kind)?;
         let data = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let bin = binary(kind);
         let mut cmd = Command::new(&bin);
         match kind {
             Kind::Elasticsearch => cmd
@@ -101,23 +125,21 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             _data: data,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server.get("/").is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "{kind:?} server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
+        assert!(
+            super::wait_until(super::WAIT, || server.get("/").is_some()),
+            "the {kind:?} server {} did not answer on port {port} within {:?}",
+            bin.display(),
+            super::WAIT
+        );
+        Some(server)
     }
 
-    /// Both servers.
-    pub fn both() -> Vec<Server> {
-        vec![
-            Server::start(Kind::Elasticsearch),
-            Server::start(Kind::OpenSearch),
-        ]
+    /// Both servers; `None` as [`Server::start`].
+    pub fn both() -> Option<Vec<Server>> {
+        Some(vec![
+            Server::start(Kind::Elasticsearch)?,
+            Server::start(Kind::OpenSearch)?,
+        ])
     }
 
     fn call(
@@ -174,14 +196,15 @@ impl Server {
             .unwrap_or(0)
     }
 
-    /// Waits until `index` holds `n` documents (or the timeout passes); returns the last count.
-    pub fn wait_for_count(&self, index: &str, n: u64, timeout: Duration) -> u64 {
-        let deadline = Instant::now() + timeout;
+    /// Waits until `index` holds `n` documents (or [`super::WAIT`] passes); returns the last count.
+    pub fn wait_for_count(&self, index: &str, n: u64) -> u64 {
+        let deadline = Instant::now() + super::WAIT;
         loop {
             let c = self.count(index);
             if c >= n || Instant::now() > deadline {
                 return c;
             }
+            // Every count refreshes the indices first: not too often.
             std::thread::sleep(Duration::from_millis(250));
         }
     }

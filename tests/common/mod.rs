@@ -1,34 +1,65 @@
-//! Helpers for end-to-end tests: run the real `logward` binary on temporary folders and read what it wrote.
+//! Helpers for end-to-end tests: run the real `logward` binary on temporary folders, wait for what it does
+//! and read what it wrote.
 #![allow(dead_code)]
 
 pub mod es_servers;
 pub mod fault_bulk_endpoint;
+pub mod skip;
+
+// Every test binary compiles this module; not every one uses both.
+#[allow(unused_imports)]
+pub use skip::{require, shared_data};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long a wait on a condition may take before the test fails: generous, because the machine the
+/// tests run on is shared and busy; a wait that succeeds returns as soon as its condition holds.
+pub const WAIT: Duration = Duration::from_secs(240);
+
+/// Runs `logward <args>` to its end; returns the exit code, stdout and stderr.
+pub fn logward(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(args)
+        .output()
+        .expect("run logward");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A running agent, killed when dropped.
 pub struct Agent {
     pub child: Child,
     pub config: PathBuf,
+    /// Where this run's lines start in the stderr log (which every run of the same config appends to).
+    log_start: usize,
 }
 
+/// How the agents of the tests log: `info`, and the file input's `debug` lines ("reading file … offset=N",
+/// "releasing file"), which tell where reading started and that a file was read to its end.
+const AGENT_LOG_FILTER: &str = "info,logward::inputs::file=debug";
+
 impl Agent {
-    /// Starts `logward run -c <config>`.
+    /// Starts `logward run -c <config>`; its stderr goes to `<config>.stderr.log`, after earlier runs'.
     pub fn start(config: &Path) -> Agent {
+        let log_path = config.with_extension("stderr.log");
+        let log_start = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
         let child = Command::new(env!("CARGO_BIN_EXE_logward"))
             .args(["run", "-c"])
             .arg(config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", AGENT_LOG_FILTER)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(config.with_extension("stderr.log"))
+                    .open(&log_path)
                     .expect("stderr log"),
             ))
             .spawn()
@@ -36,6 +67,7 @@ impl Agent {
         Agent {
             child,
             config: config.to_path_buf(),
+            log_start,
         }
     }
 
@@ -43,14 +75,14 @@ impl Agent {
     pub fn stop(mut self) -> i32 {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + WAIT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code().unwrap_or(-1);
             }
             assert!(
                 Instant::now() < deadline,
-                "logward did not stop within 60 s after SIGTERM; log:\n{}",
+                "logward did not stop within {WAIT:?} after SIGTERM; log:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -63,9 +95,15 @@ impl Agent {
         let _ = self.child.wait();
     }
 
-    /// What the agent printed on stderr.
+    /// What every agent run with this configuration printed on stderr.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.config.with_extension("stderr.log")).unwrap_or_default()
+    }
+
+    /// What this run printed on stderr.
+    pub fn this_run_log(&self) -> String {
+        let log = self.log();
+        log.get(self.log_start..).unwrap_or_default().to_string()
     }
 }
 
@@ -131,21 +169,89 @@ pub fn count_lines(dir: &Path) -> usize {
         .sum()
 }
 
-/// Waits until the output has at least `n` lines; panics with the agent log after `timeout`.
-pub fn wait_for_lines(dir: &Path, n: usize, timeout: Duration, agent: &Agent) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let have = count_lines(dir);
-        if have >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {have} of {n} lines arrived within {timeout:?}; log:\n{}",
+/// Waits until the output has at least `n` lines; panics with the agent log after [`WAIT`].
+pub fn wait_for_lines(dir: &Path, n: usize, agent: &Agent) {
+    if !wait_until(WAIT, || count_lines(dir) >= n) {
+        panic!(
+            "only {} of {n} lines arrived within {WAIT:?}; log:\n{}",
+            count_lines(dir),
             agent.log()
         );
-        std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Waits until `condition` holds; panics after [`WAIT`] naming `what` and showing the agent log.
+pub fn wait_for(agent: &Agent, what: impl std::fmt::Display, condition: impl FnMut() -> bool) {
+    if !wait_until(WAIT, condition) {
+        panic!("waited {WAIT:?} for {what}, in vain; log:\n{}", agent.log());
+    }
+}
+
+/// Waits until this run of the agent has logged a line containing `text`.
+pub fn wait_for_log(agent: &Agent, text: &str) {
+    wait_for(agent, format_args!("the log line {text:?}"), || {
+        agent.this_run_log().contains(text)
+    });
+}
+
+/// Waits until this run of the agent has logged `n` lines containing every one of `parts`.
+pub fn wait_for_log_lines(agent: &Agent, parts: &[&str], n: usize) {
+    wait_for(
+        agent,
+        format_args!("{n} log line(s) with {parts:?}"),
+        || log_lines_with(&agent.this_run_log(), parts) >= n,
+    );
+}
+
+/// How many lines of `log` contain every one of `parts`.
+pub fn log_lines_with(log: &str, parts: &[&str]) -> usize {
+    log.lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .count()
+}
+
+/// Waits until the file input `input`'s registry (`data/registry/<input>.json` in the sandbox) records
+/// `path` read and acknowledged up to its current size.
+pub fn wait_for_registry_at_end(sb: &Sandbox, input: &str, path: &Path, agent: &Agent) {
+    let registry = sb.path(&format!("data/registry/{input}.json"));
+    let at_end = || {
+        let Ok(size) = std::fs::metadata(path).map(|m| m.len()) else {
+            return false;
+        };
+        std::fs::read(&registry)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|r| r["entries"].as_array().cloned())
+            .is_some_and(|entries| {
+                entries.iter().any(|e| {
+                    e["path"].as_str() == path.to_str() && e["offset"].as_u64() == Some(size)
+                })
+            })
+    };
+    wait_for(
+        agent,
+        format_args!(
+            "the registry {} to reach the end of {}",
+            registry.display(),
+            path.display()
+        ),
+        at_end,
+    );
+}
+
+/// The positive signal that the file input has looked at everything once more after what the test did:
+/// writes one line to the new file `marker` (which the input's globs must match, and which must not exist
+/// yet), adds that line to `expected` and waits until the output holds `expected.len()` lines. Only a scan
+/// finds a new file, and every file the same scan takes for new gets its reader then too, read in turn
+/// with the marker's; so a file wrongly taken for new has sent lines by the time the marker arrives, the
+/// graceful stop delivers them, and they show up as duplicates. (Waiting instead for "no more lines"
+/// would need a guess at how long is long enough.)
+pub fn scan_marker(marker: &Path, out: &Path, expected: &mut Vec<String>, agent: &Agent) {
+    assert!(!marker.exists(), "{} exists already", marker.display());
+    let line = format!("scan marker {}", marker.display());
+    append_lines(marker, [line.clone()]);
+    expected.push(line);
+    wait_for_lines(out, expected.len(), agent);
 }
 
 /// Asserts that every expected message arrived exactly once, and nothing else.
@@ -192,20 +298,47 @@ impl Sandbox {
     pub fn out(&self) -> PathBuf {
         self.path("out")
     }
-    /// Writes `logward.yml` with the given input section (YAML list items, indented by 2) and a file output.
+    /// Writes `logward.yml` with the given inputs (YAML list items, indented by 2) and [`Sandbox::file_output`].
     pub fn config(&self, inputs: &str) -> PathBuf {
-        self.config_with(inputs, "")
+        self.write_config("shutdown_timeout: 20s\n", inputs, &self.file_output())
     }
-    pub fn config_with(&self, inputs: &str, extra: &str) -> PathBuf {
+
+    /// Writes `logward.yml`: `data_dir` in the sandbox, no progress line, `top` (more top-level settings,
+    /// one a line, each ending with a newline), then `inputs` and `outputs` (YAML list items, indented by 2).
+    pub fn write_config(&self, top: &str, inputs: &str, outputs: &str) -> PathBuf {
         let text = format!(
-            "data_dir: {data}\nprogress_interval: 0s\nshutdown_timeout: 20s\ninputs:\n{inputs}\noutputs:\n  - type: file\n    path: {out}\n    filename: events.ndjson\n    rotate_every: 4MiB\n    keep_files: 1000\n{extra}",
+            "data_dir: {data}\nprogress_interval: 0s\n{top}inputs:\n{inputs}\noutputs:\n{outputs}",
             data = self.path("data").display(),
-            out = self.out().display(),
         );
         let path = self.path("logward.yml");
         std::fs::write(&path, text).unwrap();
         path
     }
+
+    /// A file output writing `events.ndjson` into `out/` (rotated files are read back by [`read_events`]).
+    pub fn file_output(&self) -> String {
+        format!(
+            "  - type: file\n    path: {}\n    filename: events.ndjson\n    rotate_every: 4MiB\n    keep_files: 1000\n",
+            self.out().display()
+        )
+    }
+}
+
+/// A file input `id` reading the files `glob` matches, with `extra` settings (lines indented by 4).
+pub fn file_input(id: &str, glob: &Path, extra: &str) -> String {
+    format!(
+        "  - type: file\n    id: {id}\n    paths: [\"{}\"]\n{extra}",
+        glob.display()
+    )
+}
+
+/// An Elasticsearch output shipping to `hosts`, with `settings` (lines indented by 4).
+pub fn es_output(hosts: &[&str], settings: &str) -> String {
+    let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+    format!(
+        "  - type: elasticsearch\n    hosts: [{}]\n{settings}",
+        hosts.join(", ")
+    )
 }
 
 /// Appends lines to a file.

@@ -185,69 +185,8 @@ fn convert(el: &Element, in_event_data: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inputs::windows_event::ecs;
 
-    /// Every record of real .evtx files: the XML path and the evtx crate's JSON path give the same ECS
-    /// event (except `event.created`, the time of reading).
-    #[test]
-    fn xml_of_real_records_maps_like_the_evtx_input() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/evtx");
-        let mut compared = 0;
-        for file in [
-            "security.evtx",
-            "system.evtx",
-            "sysmon.evtx",
-            "new-user-security.evtx",
-        ] {
-            let path = dir.join(file);
-            let mut xml_parser = evtx::EvtxParser::from_path(&path).unwrap();
-            let mut json_parser = evtx::EvtxParser::from_path(&path).unwrap();
-            let xmls: Vec<_> = xml_parser.records().filter_map(Result::ok).collect();
-            let jsons: Vec<_> = json_parser
-                .records_json_value()
-                .filter_map(Result::ok)
-                .collect();
-            assert_eq!(xmls.len(), jsons.len());
-            for (x, j) in xmls.iter().zip(&jsons) {
-                let from_xml = event_to_json(&x.data)
-                    .unwrap_or_else(|e| panic!("{file} {}: {e}", x.event_record_id));
-                let mut a = ecs::to_event(&from_xml, x.event_record_id, "h");
-                let mut b = ecs::to_event(&j.data, j.event_record_id, "h");
-                for e in [&mut a, &mut b] {
-                    if let Some(Value::Object(ev)) = e.fields_mut().get_mut("event") {
-                        ev.remove("created");
-                    }
-                }
-                // The evtx crate's XML writer turns control characters (invalid in XML) into `_`.
-                let a = normalize(Value::Object(a.into_fields()));
-                let b = normalize(Value::Object(b.into_fields()));
-                assert_eq!(a, b, "{file} record {}:\n{}", x.event_record_id, x.data);
-                compared += 1;
-            }
-        }
-        assert!(compared > 4000, "{compared}");
-    }
-
-    fn normalize(v: Value) -> Value {
-        match v {
-            Value::String(s) => Value::String(
-                s.chars()
-                    .map(|c| {
-                        if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
-                            '_'
-                        } else {
-                            c
-                        }
-                    })
-                    .collect(),
-            ),
-            Value::Array(a) => Value::Array(a.into_iter().map(normalize).collect()),
-            Value::Object(m) => {
-                Value::Object(m.into_iter().map(|(k, v)| (k, normalize(v))).collect())
-            }
-            other => other,
-        }
-    }
+    // The comparison with the evtx crate on real records needs the shared test data: tests/evtx_input.rs.
 
     #[test]
     fn hostile_xml_is_an_error_not_a_panic() {
