@@ -363,3 +363,35 @@ fn a_full_disk_behaves_like_a_full_queue() {
     assert_eq!(agent.stop(), 0);
     assert_eq!(ep.unique_docs(), total);
 }
+
+#[test]
+fn a_queue_smaller_than_one_segment_keeps_moving() {
+    // `segment_size` above `max_size`: the segment being written fills the queue by itself, so it must
+    // be reclaimed once the output has acknowledged all of it, or the input would wait forever.
+    let sb = Sandbox::new();
+    let total = 40_000;
+    append_lines(
+        &sb.path("logs/app.log"),
+        (0..total).map(|i| format!("tiny queue line {i:05} {}", "t".repeat(40))),
+    );
+    let cfg = write_config(
+        &sb,
+        "{ type: disk, max_size: 1MiB, segment_size: 8MiB, batch_events: 200 }",
+        &file_output(&sb),
+    );
+    let agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(120), || common::count_lines(&sb.out())
+            >= total),
+        "only {} of {total} lines shipped; log:\n{}",
+        common::count_lines(&sb.out()),
+        agent.log()
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_eq!(messages(&sb.out()).len(), total);
+    let queued: u64 = segments(&sb.path("data/queue"))
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(queued <= 1024 * 1024, "the queue holds {queued} bytes");
+}

@@ -378,6 +378,113 @@ mod tests {
         ids
     }
 
+    /// Sends `batches` batches of `events` events through a queue with `settings`, one output taking and
+    /// acknowledging everything as it comes. Returns how many batches the output got and how many the
+    /// input saw acknowledged, each within a generous ceiling (a stuck queue shows as a shortfall).
+    fn ship_through(settings: DiskQueueSettings, batches: usize, events: usize) -> (usize, usize) {
+        let mut q = DiskQueue::open(settings, &["out".to_string()], StopSignal::new()).unwrap();
+        let writer = q.writer.clone();
+        let input = std::thread::spawn(move || {
+            let mut acks = AckReceiver::new();
+            let sender = std::thread::spawn({
+                let mut refs: Vec<AckRef> = (0..batches).map(|_| acks.new_batch()).collect();
+                move || {
+                    for (b, ack) in refs.drain(..).enumerate() {
+                        let batch = (0..events)
+                            .map(|i| {
+                                Event::from_message(format!(
+                                    "batch {b:04} event {i:03} {}",
+                                    "z".repeat(40)
+                                ))
+                            })
+                            .collect();
+                        if writer.push_blocking(Arc::new(batch), ack).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            let mut delivered = 0;
+            while delivered < batches {
+                match acks.recv_timeout_blocking(Duration::from_secs(60)) {
+                    Some(a) if a.status == AckStatus::Delivered => delivered += 1,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            drop(sender);
+            delivered
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let got = rt.block_on(async {
+            let mut got = 0;
+            while got < batches {
+                match tokio::time::timeout(Duration::from_secs(60), q.readers[0].next()).await {
+                    Ok(Some(d)) => {
+                        got += 1;
+                        d.ack.complete(AckStatus::Delivered);
+                    }
+                    _ => break,
+                }
+            }
+            got
+        });
+        let acked = input.join().unwrap();
+        if got == batches && acked == batches {
+            close(q);
+        }
+        (got, acked)
+    }
+
+    fn small_queue(dir: &Path, max_size: u64, segment_size: u64) -> DiskQueueSettings {
+        DiskQueueSettings {
+            dir: dir.to_path_buf(),
+            max_size,
+            segment_size,
+            fsync: FsyncPolicy::Group,
+            cache_events: 64,
+            pending_batches: 2,
+        }
+    }
+
+    /// The segment being written is larger than the whole queue may be, so it alone fills the queue:
+    /// once the output has acknowledged all of it, it must be reclaimed or inputs wait forever.
+    #[test]
+    fn a_fully_acknowledged_active_segment_is_reclaimed_when_the_queue_is_full() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("q");
+        let batches = 300;
+        let (got, acked) = ship_through(small_queue(&dir, 8 << 10, 1 << 20), batches, 10);
+        assert_eq!(
+            (got, acked),
+            (batches, batches),
+            "the queue got stuck: the output took {got} and the input saw {acked} of {batches} batches acknowledged"
+        );
+        let on_disk: u64 = list_segments(&dir)
+            .unwrap()
+            .values()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(on_disk <= 8 << 10, "{on_disk} bytes of segments left");
+    }
+
+    /// Every batch is larger than the queue's `max_size`: each must still pass once the queue is drained.
+    #[test]
+    fn batches_larger_than_the_queue_pass_one_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("q");
+        let batches = 40;
+        let (got, acked) = ship_through(small_queue(&dir, 2 << 10, 1 << 10), batches, 40);
+        assert_eq!(
+            (got, acked),
+            (batches, batches),
+            "the queue got stuck: the output took {got} and the input saw {acked} of {batches} batches acknowledged"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 

@@ -175,7 +175,9 @@ impl FileThread {
     fn wait_for_room(&mut self, done: &mut Vec<Appended>) {
         self.commit(done);
         self.settle_acks(false);
-        std::thread::sleep(FULL_WAIT);
+        if !self.reclaim_acknowledged_active_segment() {
+            std::thread::sleep(FULL_WAIT);
+        }
     }
 
     /// A write failed (a full disk, an I/O error): commit what we have, say so once, free room, wait.
@@ -190,7 +192,47 @@ impl FileThread {
             }
         }
         self.settle_acks(false);
-        let _ = self.force.wait_timeout(WRITE_RETRY_WAIT);
+        if !self.reclaim_acknowledged_active_segment() {
+            let _ = self.force.wait_timeout(WRITE_RETRY_WAIT);
+        }
+    }
+
+    /// The cleanup never deletes the segment being written, so when that segment alone fills the queue
+    /// (`max_size` or the free disk space is smaller than a segment) and every output has acknowledged
+    /// all of it, nothing would ever free room again. Then this rolls to a fresh segment and deletes the
+    /// old one. Returns whether it did (room was freed: try again at once).
+    fn reclaim_acknowledged_active_segment(&mut self) -> bool {
+        let Some(active) = &self.active else {
+            return false;
+        };
+        if active.len <= segment::HEADER_LEN as u64 {
+            return false;
+        }
+        let first = active.first_seq;
+        let next_seq = {
+            let st = lock(&self.inner.state);
+            let min_acked = st.min_acked();
+            let acknowledged = st
+                .segments
+                .get(&first)
+                .is_some_and(|m| m.last_seq.is_none_or(|l| l < min_acked));
+            if !acknowledged {
+                return false;
+            }
+            st.next_seq
+        };
+        // The fresh segment first, so the newest sequence number stays on disk (the cursors refer to
+        // it). Should that fail too (a full disk), the old one is deleted all the same: it is closed
+        // either way, and the next write rolls again.
+        if let Err(e) = self.roll_segment(next_seq) {
+            tracing::debug!("cannot start a fresh queue segment yet: {e}");
+        }
+        self.settle_acks(false);
+        tracing::debug!(
+            segment = first,
+            "reclaimed the fully acknowledged segment that was being written"
+        );
+        true
     }
 
     /// Appends one batch to the active segment (not yet fsynced). `Ok(None)` when the queue is full.
@@ -230,8 +272,13 @@ impl FileThread {
         let max_size = self.inner.settings.max_size;
         let extra = if roll { segment::HEADER_LEN as u64 } else { 0 };
         let held = lock(&self.inner.state).total_bytes + self.uncommitted;
-        // An empty queue always takes one batch, however large, so nothing can be stuck forever.
-        if held + size + extra > max_size && held > 0 {
+        // An empty queue always takes one batch, however large, so nothing can be stuck forever. A
+        // fresh segment that holds only its header counts as empty.
+        let fresh_header = match &self.active {
+            Some(a) if a.len == segment::HEADER_LEN as u64 => a.len,
+            _ => 0,
+        };
+        if held + size + extra > max_size && held > fresh_header {
             if self.full_since.is_none() {
                 self.full_since = Some(Instant::now());
                 tracing::warn!(
