@@ -395,3 +395,42 @@ fn a_queue_smaller_than_one_segment_keeps_moving() {
         .sum();
     assert!(queued <= 1024 * 1024, "the queue holds {queued} bytes");
 }
+
+#[test]
+fn a_cursor_that_cannot_be_saved_is_reported_once_and_when_it_works_again() {
+    let sb = Sandbox::new();
+    let total = 2000;
+    append_lines(
+        &sb.path("logs/app.log"),
+        (0..total).map(|i| format!("cursor line {i:05}")),
+    );
+    let cfg = write_config(&sb, "{ type: disk, batch_events: 100 }", &file_output(&sb));
+    // A file where the cursor folder belongs: every save fails until it is gone (even for root).
+    let blocker = sb.path("data/queue/cursors");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let agent = Agent::start(&cfg);
+    let failure = "cannot save the queue cursor";
+    assert!(
+        wait_until(Duration::from_secs(30), || common::count_lines(&sb.out())
+            >= total
+            && agent.log().contains(failure)),
+        "{}",
+        agent.log()
+    );
+    // The cursor is retried about five times a second; this is what must not reach the log. Nothing
+    // to wait for but time here: the retries leave no other trace.
+    std::thread::sleep(Duration::from_secs(2));
+    let reported = agent.log().matches(failure).count();
+    assert_eq!(reported, 1, "{}", agent.log());
+    std::fs::remove_file(&blocker).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || agent
+            .log()
+            .contains("saving the queue cursor of output `sink` works again")),
+        "{}",
+        agent.log()
+    );
+    assert!(sb.path("data/queue/cursors/sink.json").exists());
+    assert_eq!(agent.stop(), 0);
+}

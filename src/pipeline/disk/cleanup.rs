@@ -1,6 +1,7 @@
 //! What the file thread does with the outputs' acknowledgements: takes them in, moves each output's
 //! cursor over the settled prefix, deletes the segments every output is done with and saves the cursors.
 
+use super::error_log::{ErrorLog, Severity};
 use super::{Inner, State, cursor_path, lock};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,12 +13,15 @@ const SAVE_CURSORS_EVERY: Duration = Duration::from_millis(200);
 /// The cleanup half of the file thread.
 pub(super) struct Cleanup {
     last_persist: Instant,
+    /// Cursors that cannot be saved and segments that cannot be deleted are retried all the time.
+    errors: ErrorLog,
 }
 
 impl Cleanup {
     pub(super) fn new() -> Cleanup {
         Cleanup {
             last_persist: Instant::now(),
+            errors: ErrorLog::default(),
         }
     }
 
@@ -31,7 +35,7 @@ impl Cleanup {
         if moved {
             inner.counters.events.set(st.events_from(min_acked) as i64);
         }
-        delete_finished_segments(st, active_segment, min_acked);
+        delete_finished_segments(st, active_segment, min_acked, &mut self.errors);
         inner.counters.bytes.set(st.total_bytes as i64);
         self.save_cursors(&inner.settings.dir, st, final_save);
     }
@@ -45,10 +49,20 @@ impl Cleanup {
         self.last_persist = Instant::now();
         for o in &mut st.outputs {
             if o.acked != o.persisted || final_save {
+                let operation = format!("cursor:{}", o.name);
                 match write_cursor(dir, &o.name, o.acked, final_save) {
-                    Ok(()) => o.persisted = o.acked,
+                    Ok(()) => {
+                        o.persisted = o.acked;
+                        let what = format!("saving the queue cursor of output `{}`", o.name);
+                        self.errors.succeeded(&operation, &what);
+                    }
                     Err(e) => {
-                        tracing::warn!(output = %o.name, "cannot save the queue cursor: {e}")
+                        let message = format!(
+                            "cannot save the queue cursor of output `{}` to {}: {e}",
+                            o.name,
+                            cursor_path(dir, &o.name).display()
+                        );
+                        self.errors.failed(Severity::Warn, &operation, &message);
                     }
                 }
             }
@@ -92,7 +106,12 @@ fn advance_cursor(st: &mut State, i: usize, to: u64) -> bool {
 }
 
 /// Deletes the segments whose every record is below `min_acked` (never the one being written).
-fn delete_finished_segments(st: &mut State, active_segment: Option<u64>, min_acked: u64) {
+fn delete_finished_segments(
+    st: &mut State,
+    active_segment: Option<u64>,
+    min_acked: u64,
+    errors: &mut ErrorLog,
+) {
     let finished: Vec<u64> = st
         .segments
         .iter()
@@ -102,25 +121,31 @@ fn delete_finished_segments(st: &mut State, active_segment: Option<u64>, min_ack
         .map(|(f, _)| *f)
         .collect();
     for first in finished {
-        delete_segment(st, first);
+        delete_segment(st, first, errors);
     }
 }
 
 /// Removes one segment file and forgets it and its records. A segment that cannot be deleted stays in
 /// the table and is tried again next time.
-fn delete_segment(st: &mut State, first: u64) {
+fn delete_segment(st: &mut State, first: u64, errors: &mut ErrorLog) {
     let Some(meta) = st.segments.remove(&first) else {
         return;
     };
+    let operation = format!("delete:{}", meta.path.display());
     match std::fs::remove_file(&meta.path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            tracing::warn!(segment = %meta.path.display(), "cannot delete a finished segment: {e}");
+            let message = format!(
+                "cannot delete the finished queue segment {}: {e}",
+                meta.path.display()
+            );
+            errors.failed(Severity::Warn, &operation, &message);
             st.segments.insert(first, meta);
             return;
         }
     }
+    errors.succeeded(&operation, &format!("deleting {}", meta.path.display()));
     st.total_bytes = st.total_bytes.saturating_sub(meta.bytes);
     let upto = meta.last_seq.map_or(first, |l| l + 1);
     let keys: Vec<u64> = st.index.range(first..upto).map(|(k, _)| *k).collect();

@@ -21,6 +21,7 @@ pub mod segment;
 pub mod tools;
 
 mod cleanup;
+mod error_log;
 mod reader;
 mod recovery;
 mod writer;

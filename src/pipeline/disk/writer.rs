@@ -7,6 +7,7 @@
 //! acknowledged, and written once there is room again; inputs wait meanwhile (backpressure).
 
 use super::cleanup::Cleanup;
+use super::error_log::{ErrorLog, Severity};
 use super::{FsyncPolicy, Inner, Loc, SegmentMeta, WriteRequest, codec, lock, segment};
 use crate::pipeline::ack::AckStatus;
 use crate::pipeline::shutdown::StopSignal;
@@ -43,7 +44,7 @@ pub(super) fn spawn(
         force,
         full_since: None,
         uncommitted: 0,
-        disk_error_since: None,
+        errors: ErrorLog::default(),
         _lock: lock_file,
         payload: Vec::new(),
         record: Vec::new(),
@@ -67,7 +68,8 @@ struct FileThread {
     active: Option<ActiveSegment>,
     force: StopSignal,
     full_since: Option<Instant>,
-    disk_error_since: Option<Instant>,
+    /// A failing write or fsync is retried until it works: logged once, then summarised.
+    errors: ErrorLog,
     /// Bytes of records appended but not yet committed (fsynced and counted in `total_bytes`): they
     /// count against `max_size` too, or one commit group could overshoot the cap by many batches.
     uncommitted: u64,
@@ -180,17 +182,18 @@ impl FileThread {
         }
     }
 
-    /// A write failed (a full disk, an I/O error): commit what we have, say so once, free room, wait.
+    /// A write failed (a full disk, an I/O error): commit what we have, say so, free room, wait.
     fn wait_after_write_error(&mut self, e: &std::io::Error, done: &mut Vec<Appended>) {
         self.commit(done);
-        if self.disk_error_since.is_none() {
-            self.disk_error_since = Some(Instant::now());
-            if is_disk_full(e) {
-                tracing::error!(dir = %self.inner.settings.dir.display(), "the disk is full: the queue cannot grow, inputs wait until outputs free room or space is freed: {e}");
-            } else {
-                tracing::error!(dir = %self.inner.settings.dir.display(), "writing the queue failed; retrying every second, inputs wait: {e}");
-            }
-        }
+        let dir = self.inner.settings.dir.display();
+        let message = if is_disk_full(e) {
+            format!(
+                "the disk is full: the queue in {dir} cannot grow, inputs wait until outputs free room or space is freed: {e}"
+            )
+        } else {
+            format!("writing the queue in {dir} failed; retrying every second, inputs wait: {e}")
+        };
+        self.errors.failed(Severity::Error, "write", &message);
         self.settle_acks(false);
         if !self.reclaim_acknowledged_active_segment() {
             let _ = self.force.wait_timeout(WRITE_RETRY_WAIT);
@@ -251,9 +254,7 @@ impl FileThread {
         let loc = self.write_record(seq, w.events.len() as u32)?;
         self.uncommitted += size;
         lock(&self.inner.state).next_seq = seq + 1;
-        if self.disk_error_since.take().is_some() {
-            tracing::info!("writing the queue works again");
-        }
+        self.errors.succeeded("write", "writing the queue");
         Ok(Some(loc))
     }
 
@@ -373,10 +374,15 @@ impl FileThread {
         {
             // Not durable: do not acknowledge. Dropping the acknowledgements marks the batches abandoned,
             // so their inputs read them again after a restart.
-            tracing::error!("fsync of the queue failed; the batches are not acknowledged: {e}");
+            let message = format!(
+                "fsync of the queue in {} failed; the batches are not acknowledged: {e}",
+                self.inner.settings.dir.display()
+            );
+            self.errors.failed(Severity::Error, "fsync", &message);
             done.clear();
             return;
         }
+        self.errors.succeeded("fsync", "fsync of the queue");
         let n_events = self.publish(done);
         self.inner.counters.events_in.add(n_events);
         for (w, _, _) in done.drain(..) {
