@@ -434,3 +434,59 @@ fn a_cursor_that_cannot_be_saved_is_reported_once_and_when_it_works_again() {
     assert!(sb.path("data/queue/cursors/sink.json").exists());
     assert_eq!(agent.stop(), 0);
 }
+
+#[test]
+fn a_damaged_cursor_file_is_reported_once_and_the_agent_goes_on() {
+    for damage in [
+        "{\"acked\": 18446744073709551615}",
+        "{\"acked\": 99999999}",
+        "garbage\n",
+    ] {
+        let sb = Sandbox::new();
+        let log_file = sb.path("logs/app.log");
+        append_lines(&log_file, (0..1000).map(|i| format!("first run {i:04}")));
+        let cfg = write_config(&sb, "{ type: disk, batch_events: 100 }", &file_output(&sb));
+        let agent = Agent::start(&cfg);
+        assert!(
+            wait_until(Duration::from_secs(30), || common::count_lines(&sb.out())
+                >= 1000),
+            "{}",
+            agent.log()
+        );
+        assert_eq!(agent.stop(), 0);
+        let cursor = sb.path("data/queue/cursors/sink.json");
+        assert!(cursor.exists());
+        std::fs::write(&cursor, damage).unwrap();
+
+        append_lines(&log_file, (0..1000).map(|i| format!("second run {i:04}")));
+        let agent = Agent::start(&cfg);
+        let shipped = || {
+            messages(&sb.out())
+                .iter()
+                .filter(|m| m.starts_with("second run"))
+                .count()
+        };
+        assert!(
+            wait_until(Duration::from_secs(30), || shipped() >= 1000),
+            "cursor {damage:?}: {} of 1000 new lines shipped; log:\n{}",
+            shipped(),
+            agent.log()
+        );
+        let log = agent.log();
+        assert_eq!(agent.stop(), 0, "cursor {damage:?}; log:\n{log}");
+        assert_eq!(
+            log.matches("the queue cursor of output `sink` is damaged")
+                .count(),
+            1,
+            "cursor {damage:?}; log:\n{log}"
+        );
+        assert!(log.contains(&cursor.display().to_string()), "{log}");
+        assert!(!log.contains("panicked"), "{log}");
+        let text = std::fs::read_to_string(&cursor).unwrap();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text)
+                .is_ok_and(|v| v["acked"].as_u64().is_some_and(|n| n < 1 << 62)),
+            "the cursor was not rewritten: {text}"
+        );
+    }
+}

@@ -42,17 +42,17 @@ impl Cleanup {
 
     /// Cursors: written when they moved (at most every [`SAVE_CURSORS_EVERY`]), fsynced at the end.
     fn save_cursors(&mut self, dir: &Path, st: &mut State, final_save: bool) {
-        let dirty = st.outputs.iter().any(|o| o.acked != o.persisted);
+        let dirty = st.outputs.iter().any(|o| Some(o.acked) != o.persisted);
         if !(final_save || (dirty && self.last_persist.elapsed() >= SAVE_CURSORS_EVERY)) {
             return;
         }
         self.last_persist = Instant::now();
         for o in &mut st.outputs {
-            if o.acked != o.persisted || final_save {
+            if Some(o.acked) != o.persisted || final_save {
                 let operation = format!("cursor:{}", o.name);
                 match write_cursor(dir, &o.name, o.acked, final_save) {
                     Ok(()) => {
-                        o.persisted = o.acked;
+                        o.persisted = Some(o.acked);
                         let what = format!("saving the queue cursor of output `{}`", o.name);
                         self.errors.succeeded(&operation, &what);
                     }
@@ -147,7 +147,9 @@ fn delete_segment(st: &mut State, first: u64, errors: &mut ErrorLog) {
     }
     errors.succeeded(&operation, &format!("deleting {}", meta.path.display()));
     st.total_bytes = st.total_bytes.saturating_sub(meta.bytes);
-    let upto = meta.last_seq.map_or(first, |l| l + 1);
+    // Recovery keeps a segment's records at or above its first sequence number; `max` keeps the range
+    // well-formed all the same.
+    let upto = meta.last_seq.map_or(first, |l| l + 1).max(first);
     let keys: Vec<u64> = st.index.range(first..upto).map(|(k, _)| *k).collect();
     for k in keys {
         st.index.remove(&k);

@@ -92,8 +92,8 @@ struct OutputState {
     read_next: u64,
     /// Every record below this is acknowledged by the output.
     acked: u64,
-    /// The `acked` value last written to the cursor file.
-    persisted: u64,
+    /// The `acked` value last written to the cursor file (`None`: the file must be rewritten).
+    persisted: Option<u64>,
     out: Counter,
     acked_events: Counter,
 }
@@ -105,9 +105,17 @@ impl OutputState {
             name: name.to_string(),
             read_next: acked,
             acked,
-            persisted: acked,
+            persisted: Some(acked),
             out: metrics::counter("queue_events_out_total", &[("output", name)]),
             acked_events: metrics::counter("queue_events_acked_total", &[("output", name)]),
+        }
+    }
+
+    /// An output whose cursor file was damaged, starting again at `acked`; its file is rewritten soon.
+    fn restarting_at(name: &str, acked: u64) -> OutputState {
+        OutputState {
+            persisted: None,
+            ..OutputState::starting_at(name, acked)
         }
     }
 }
@@ -174,6 +182,9 @@ struct Inner {
     notify: tokio::sync::Notify,
     readers_alive: AtomicUsize,
     counters: Counters,
+    /// Tests raise it to make the file thread panic at its next batch.
+    #[cfg(test)]
+    panic_at_next_batch: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -235,6 +246,9 @@ pub struct DiskQueue {
     pub thread: std::thread::JoinHandle<()>,
     /// What recovery found.
     pub recovery: Recovery,
+    /// Raised if the file thread dies of a bug: the queue is then closed (inputs get `Closed`, outputs
+    /// end), and whoever runs the pipeline should stop it.
+    pub failed: StopSignal,
 }
 
 impl DiskQueue {
@@ -268,8 +282,11 @@ impl DiskQueue {
             notify: tokio::sync::Notify::new(),
             readers_alive: AtomicUsize::new(outputs.len()),
             counters,
+            #[cfg(test)]
+            panic_at_next_batch: std::sync::atomic::AtomicBool::new(false),
         });
-        let thread = writer::spawn(Arc::clone(&inner), rx, force, lock_file)?;
+        let failed = StopSignal::new();
+        let thread = writer::spawn(Arc::clone(&inner), rx, force, failed.clone(), lock_file)?;
         let readers = (0..outputs.len())
             .map(|index| DiskReader::new(Arc::clone(&inner), index))
             .collect();
@@ -278,6 +295,7 @@ impl DiskQueue {
             readers,
             thread,
             recovery,
+            failed,
         })
     }
 }
@@ -486,6 +504,158 @@ mod tests {
         );
     }
 
+    /// Writes one batch of one event `id` and waits until it is fsynced; returns its status.
+    fn push(q: &DiskQueue, acks: &mut AckReceiver, id: &str) -> Option<AckStatus> {
+        let events = vec![Event::from_message(id.to_string())];
+        q.writer
+            .push_blocking(Arc::new(events), acks.new_batch())
+            .ok()?;
+        acks.recv_timeout_blocking(Duration::from_secs(30))
+            .map(|a| a.status)
+    }
+
+    #[test]
+    fn a_damaged_cursor_restarts_its_output_at_the_oldest_record() {
+        let damaged = [
+            "{\"acked\": 18446744073709551615}",
+            "{\"acked\": 1000}",
+            "{\"acked\": -3}",
+            "{\"acked\": \"7\"}",
+            "{}",
+            "garbage \u{0} \u{7f}",
+            "",
+        ];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for text in damaged {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("q");
+            let mut q = open(&dir);
+            let mut acks = AckReceiver::new();
+            for id in ["b0", "b1", "b2"] {
+                assert_eq!(push(&q, &mut acks, id), Some(AckStatus::Delivered));
+            }
+            assert_eq!(take(&rt, &mut q, 1), ["b0"]);
+            close(q);
+            std::fs::write(cursor_path(&dir, "out"), text).unwrap();
+
+            let mut q = open(&dir);
+            assert_eq!(
+                push(&q, &mut acks, "b3"),
+                Some(AckStatus::Delivered),
+                "cursor {text:?}"
+            );
+            // Everything still on disk comes again, in order, then what was written since.
+            assert_eq!(
+                take(&rt, &mut q, 10),
+                ["b0", "b1", "b2", "b3"],
+                "cursor {text:?}"
+            );
+            close(q);
+            // The cursor file is sound again.
+            assert_eq!(read_cursor(&dir, "out"), Some(4), "cursor {text:?}");
+        }
+    }
+
+    #[test]
+    fn records_and_segments_with_impossible_sequence_numbers_are_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("q");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut payload = Vec::new();
+        codec::encode(&[Event::from_message("from disk")], &mut payload);
+        // A well-formed segment holding a record at the very top of the sequence space, and a file
+        // named after a sequence number logward never reaches.
+        let mut top = segment::header(5).to_vec();
+        segment::encode_record(&mut top, 5, &payload);
+        segment::encode_record(&mut top, u64::MAX, &payload);
+        std::fs::write(dir.join(segment::file_name(5)), &top).unwrap();
+        let mut foreign = segment::header(u64::MAX).to_vec();
+        segment::encode_record(&mut foreign, u64::MAX, &payload);
+        std::fs::write(dir.join(segment::file_name(u64::MAX)), &foreign).unwrap();
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut q = open(&dir);
+        assert_eq!(q.recovery.damaged, 1);
+        let mut acks = AckReceiver::new();
+        assert_eq!(push(&q, &mut acks, "new"), Some(AckStatus::Delivered));
+        assert_eq!(take(&rt, &mut q, 10), ["from disk", "new"]);
+        close(q);
+    }
+
+    #[test]
+    fn a_dead_queue_thread_closes_the_queue_for_inputs_and_outputs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("q");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut q = open(&dir);
+        let mut acks = AckReceiver::new();
+        assert_eq!(push(&q, &mut acks, "before"), Some(AckStatus::Delivered));
+        q.writer
+            .inner
+            .panic_at_next_batch
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // The batch that meets the dead thread is not acknowledged as delivered.
+        assert_ne!(push(&q, &mut acks, "lost"), Some(AckStatus::Delivered));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !q.failed.is_stopped() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(q.failed.is_stopped(), "the failure was not signalled");
+        // Inputs are told at once; the output gets what was committed, then the end.
+        let events = Arc::new(vec![Event::from_message("after")]);
+        assert!(q.writer.push_blocking(events, acks.new_batch()).is_err());
+        let ended = rt.block_on(async {
+            let mut got = Vec::new();
+            loop {
+                match tokio::time::timeout(Duration::from_secs(30), q.readers[0].next()).await {
+                    Ok(Some(d)) => {
+                        got.push(d.events[0].message().unwrap_or("").to_string());
+                        d.ack.complete(AckStatus::Delivered);
+                    }
+                    Ok(None) => return Some(got),
+                    Err(_) => return None,
+                }
+            }
+        });
+        assert_eq!(
+            ended,
+            Some(vec!["before".to_string()]),
+            "the output did not end"
+        );
+        let DiskQueue { thread, .. } = q;
+        assert!(thread.join().is_err());
+    }
+
+    /// How far a torn write may cut `segment` back: to the start of the trailing records the output has
+    /// not acknowledged (`undelivered`). A crash can only tear a write nobody has acknowledged; losing
+    /// records an output already acknowledged takes a disk that drops fsynced data, and then the cursor
+    /// points past the newest record (see `a_damaged_cursor_restarts_its_output_at_the_oldest_record`).
+    fn torn_write_floor(segment: &Path, undelivered: &[String]) -> u64 {
+        let bytes = std::fs::read(segment).unwrap();
+        let mut floor = bytes.len() as u64;
+        for r in segment::scan(&bytes).records.iter().rev() {
+            let payload = &bytes[r.offset as usize..(r.offset + r.len as u64) as usize];
+            let events = codec::decode(payload).unwrap();
+            if !undelivered
+                .iter()
+                .any(|id| Some(id.as_str()) == events[0].message())
+            {
+                break;
+            }
+            floor = r.offset - segment::RECORD_HEADER_LEN as u64;
+        }
+        floor.max(segment::HEADER_LEN as u64)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -516,8 +686,9 @@ mod tests {
                         close(q);
                         if let Some((_, last)) = list_segments(&dir).unwrap().into_iter().next_back() {
                             let len = std::fs::metadata(&last).unwrap().len();
+                            let floor = torn_write_floor(&last, &appended[delivered.len()..]);
                             let f = OpenOptions::new().write(true).open(&last).unwrap();
-                            f.set_len(len.saturating_sub(cut as u64).max(segment::HEADER_LEN as u64)).unwrap();
+                            f.set_len(len.saturating_sub(cut as u64).max(floor)).unwrap();
                         }
                         // What survived on disk: the undelivered batches still there must be a prefix
                         // of the undelivered ones (a torn tail only takes the newest).

@@ -1,6 +1,10 @@
 //! Opening the queue after a clean stop or a crash: every segment is scanned, torn tails are cut off,
 //! damaged stretches are skipped and counted, and the index of good records, the segment table and every
 //! output's cursor are rebuilt from what is on disk.
+//!
+//! Everything read here may be damaged or foreign, so every number from disk is checked before it is
+//! used: sequence numbers stay at or below [`MAX_SEQ`] (so `seq + 1` can never overflow later), records
+//! follow each other in order across segments, and a cursor never points past the newest record.
 
 use super::{Loc, OutputState, SegmentMeta, State, codec, cursor_path, segment};
 use crate::observe::metrics::Counter;
@@ -27,11 +31,52 @@ pub struct Recovery {
     pub took: Duration,
 }
 
-/// Reads an output's cursor (the first unacknowledged sequence number).
+/// The largest sequence number the queue accepts from disk. A queue writing a million batches a second
+/// would need 146,000 years to get there, so anything above it is damage; keeping every number below it
+/// means the arithmetic on sequence numbers can never overflow.
+pub(super) const MAX_SEQ: u64 = 1 << 62;
+
+/// What an output's cursor file holds.
+#[derive(Debug, PartialEq, Eq)]
+enum CursorFile {
+    /// No file: the output is new.
+    Missing,
+    /// The first sequence number the output has not acknowledged.
+    Acked(u64),
+    /// The file cannot be used; the text says why.
+    Damaged(String),
+}
+
+/// Reads an output's cursor (the first unacknowledged sequence number); `None` when there is none or it
+/// is damaged.
 pub fn read_cursor(dir: &Path, output: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(cursor_path(dir, output)).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("acked")?.as_u64()
+    match load_cursor(&cursor_path(dir, output)) {
+        CursorFile::Acked(n) => Some(n),
+        CursorFile::Missing | CursorFile::Damaged(_) => None,
+    }
+}
+
+fn load_cursor(path: &Path) -> CursorFile {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_cursor(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => CursorFile::Missing,
+        Err(e) => CursorFile::Damaged(format!("it cannot be read: {e}")),
+    }
+}
+
+/// Parses `{"acked": N}`.
+fn parse_cursor(bytes: &[u8]) -> CursorFile {
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return CursorFile::Damaged(format!("it is not JSON ({e})")),
+    };
+    match value.get("acked") {
+        None => CursorFile::Damaged("it has no `acked` field".into()),
+        Some(acked) => match acked.as_u64() {
+            Some(n) if n <= MAX_SEQ => CursorFile::Acked(n),
+            _ => CursorFile::Damaged(format!("`acked` is {acked}, not a sequence number")),
+        },
+    }
 }
 
 /// Segment files of a folder, by first sequence number.
@@ -72,12 +117,18 @@ pub(super) fn recover(
     let found = list_segments(dir)
         .map_err(|e| anyhow::anyhow!("cannot list the queue folder {}: {e}", dir.display()))?;
     for (&first, path) in &found {
+        if first > MAX_SEQ {
+            tracing::warn!(segment = %path.display(), "ignoring a file whose name is not a sequence number logward writes; move it out of the queue folder");
+            continue;
+        }
         recover_segment(&mut state, &mut report, first, path, corrupt)?;
     }
     for name in outputs {
-        let acked = starting_cursor(&state, dir, name);
-        state.next_seq = state.next_seq.max(acked);
-        state.outputs.push(OutputState::starting_at(name, acked));
+        let output = match starting_cursor(&state, dir, name) {
+            Ok(acked) => OutputState::starting_at(name, acked),
+            Err(acked) => OutputState::restarting_at(name, acked),
+        };
+        state.outputs.push(output);
     }
     report.pending_events = state.events_from(state.min_acked());
     Ok((state, report))
@@ -99,7 +150,7 @@ fn recover_segment(
         report.torn_tails += 1;
         cut_torn_tail(path, &scan)?;
     }
-    let last = index_records(state, report, first, &bytes, &scan);
+    let last = index_records(state, report, first, path, &bytes, &scan, corrupt);
     state.next_seq = state.next_seq.max(first);
     let bytes_in_file = bytes_kept(&scan);
     state.total_bytes += bytes_in_file;
@@ -157,16 +208,27 @@ fn bytes_kept(scan: &segment::Scan) -> u64 {
     }
 }
 
-/// Adds a segment's good records to the index; returns the last one's sequence number.
+/// Adds a segment's good records to the index; returns the last one's sequence number. A record whose
+/// sequence number is out of order (below the segment's first or an earlier record, above [`MAX_SEQ`])
+/// cannot be placed and is skipped as damage.
 fn index_records(
     state: &mut State,
     report: &mut Recovery,
     first: u64,
+    path: &Path,
     bytes: &[u8],
     scan: &segment::Scan,
+    corrupt: &Counter,
 ) -> Option<u64> {
     let mut last = None;
     for r in &scan.records {
+        let lowest = first.max(state.next_seq);
+        if r.seq < lowest || r.seq > MAX_SEQ {
+            report.damaged += 1;
+            corrupt.inc();
+            tracing::error!(segment = %path.display(), offset = r.offset, seq = r.seq, "a queue record with an impossible sequence number (expected {lowest} to {MAX_SEQ}) was skipped");
+            continue;
+        }
         let start = r.offset as usize;
         let events = bytes
             .get(start..start + (r.len as usize).min(24))
@@ -187,9 +249,25 @@ fn index_records(
     last
 }
 
-/// Where an output starts: its saved cursor, or, for an output without one (new in the configuration),
-/// the oldest record still on disk.
-fn starting_cursor(state: &State, dir: &Path, name: &str) -> u64 {
-    read_cursor(dir, name)
-        .unwrap_or_else(|| state.index.keys().next().copied().unwrap_or(state.next_seq))
+/// Where an output starts: `Ok` with its saved cursor, or, for an output without one (new in the
+/// configuration), the oldest record still on disk. `Err` with the oldest record when the cursor file is
+/// damaged or points past the newest record (logged once here): the output then gets again what is
+/// still on disk, which outputs make harmless, rather than skip records or stop the queue.
+fn starting_cursor(state: &State, dir: &Path, name: &str) -> Result<u64, u64> {
+    let oldest = state.index.keys().next().copied().unwrap_or(state.next_seq);
+    let path = cursor_path(dir, name);
+    let problem = match load_cursor(&path) {
+        CursorFile::Missing => return Ok(oldest),
+        CursorFile::Acked(n) if n <= state.next_seq => return Ok(n),
+        CursorFile::Acked(n) => format!(
+            "it says {n}, past the newest record on disk ({})",
+            match state.next_seq.checked_sub(1) {
+                Some(newest) => newest.to_string(),
+                None => "there is none".to_string(),
+            }
+        ),
+        CursorFile::Damaged(why) => why,
+    };
+    tracing::warn!(cursor = %path.display(), output = name, "the queue cursor of output `{name}` is damaged: {problem}; the output starts again at the oldest record still on disk ({oldest}), so it may get some events twice");
+    Err(oldest)
 }

@@ -12,8 +12,10 @@ use super::{FsyncPolicy, Inner, Loc, SegmentMeta, WriteRequest, codec, lock, seg
 use crate::pipeline::ack::AckStatus;
 use crate::pipeline::shutdown::StopSignal;
 use segment::RecordPos;
+use std::any::Any;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -31,13 +33,17 @@ const WRITE_RETRY_WAIT: Duration = Duration::from_secs(1);
 /// A batch appended and not yet committed, with its sequence number and where it is.
 type Appended = (WriteRequest, u64, Loc);
 
-/// Starts the file thread. It owns `lock_file` (the queue folder's lock) until it ends.
+/// Starts the file thread. It owns `lock_file` (the queue folder's lock) until it ends. Should it die
+/// of a bug (a panic), `failed` is raised and the queue closes, so inputs and outputs stop instead of
+/// waiting for a thread that is gone.
 pub(super) fn spawn(
     inner: Arc<Inner>,
     rx: Receiver<WriteRequest>,
     force: StopSignal,
+    failed: StopSignal,
     lock_file: File,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let shared = Arc::clone(&inner);
     let mut files = FileThread {
         inner,
         active: None,
@@ -52,8 +58,29 @@ pub(super) fn spawn(
     };
     std::thread::Builder::new()
         .name("queue-disk".into())
-        .spawn(move || files.run(rx))
+        .spawn(move || {
+            // `rx` is dropped while unwinding, so inputs get `Closed` at once.
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || files.run(rx)));
+            if let Err(panic) = outcome {
+                close_after_death(&shared, &failed, panic.as_ref());
+                std::panic::resume_unwind(panic);
+            }
+        })
         .map_err(|e| anyhow::anyhow!("cannot start the queue thread: {e}"))
+}
+
+/// The file thread died: says so loudly, ends the readers once they have handed out what is committed,
+/// and raises `failed` so the agent stops (to be restarted) rather than live on doing nothing.
+fn close_after_death(inner: &Inner, failed: &StopSignal, panic: &(dyn Any + Send)) {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "an unknown panic".to_string());
+    tracing::error!(dir = %inner.settings.dir.display(), "the disk queue thread failed ({why}); the queue is closed and logward stops. Nothing acknowledged is lost: what was not delivered is sent again after a restart. Please report this with the log");
+    lock(&inner.state).closed = true;
+    inner.notify.notify_waiters();
+    failed.stop();
 }
 
 /// The segment being written.
@@ -138,6 +165,10 @@ impl FileThread {
     /// Writes a group of batches, fsyncs, then acknowledges them. Waits for room first; retries after
     /// write errors (disk full) without acknowledging; gives up (not acknowledging) only on `force`.
     fn write_group(&mut self, group: Vec<WriteRequest>, rx: &Receiver<WriteRequest>) {
+        #[cfg(test)]
+        if self.inner.panic_at_next_batch.load(Ordering::SeqCst) {
+            panic!("a fault injected by a test");
+        }
         let mut done: Vec<Appended> = Vec::with_capacity(group.len());
         for w in group {
             if !self.write_batch(w, &mut done) {
