@@ -490,3 +490,57 @@ fn a_damaged_cursor_file_is_reported_once_and_the_agent_goes_on() {
         );
     }
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct SmallVolume(PathBuf);
+
+impl SmallVolume {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) at `dir`; needs root, as CI runs.
+    fn mount(dir: PathBuf, size: &str) -> SmallVolume {
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "cannot mount a {size} tmpfs at {} ({status:?}): this test needs root",
+            dir.display()
+        );
+        SmallVolume(dir)
+    }
+}
+
+impl Drop for SmallVolume {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_volume_smaller_than_one_segment_keeps_moving() {
+    // The default 64 MiB segment on a 4 MiB volume: the segment being written fills the disk by itself
+    // and must be reclaimed once the output has acknowledged it.
+    let sb = Sandbox::new();
+    let volume = SmallVolume::mount(sb.path("small-fs"), "4m");
+    let total = 40_000;
+    append_lines(
+        &sb.path("logs/app.log"),
+        (0..total).map(|i| format!("small volume line {i:05} {}", "v".repeat(60))),
+    );
+    let queue = format!(
+        "{{ type: disk, path: {}, batch_events: 200 }}",
+        volume.0.join("q").display()
+    );
+    let cfg = write_config(&sb, &queue, &file_output(&sb));
+    let agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(120), || common::count_lines(&sb.out())
+            >= total),
+        "only {} of {total} lines shipped; log:\n{}",
+        common::count_lines(&sb.out()),
+        agent.log()
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_eq!(messages(&sb.out()).len(), total);
+}

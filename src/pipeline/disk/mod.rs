@@ -11,10 +11,11 @@
 //! After a crash the segments are scanned: every complete record is kept, a torn last record is cut off,
 //! a damaged stretch in the middle is skipped and counted. Nothing needs deleting by hand.
 //!
-//! The parts, by role: [`recovery`] scans the folder at open and builds the state below; [`writer`] is
-//! the file thread's write path (append, roll, fsync, acknowledge inputs); [`cleanup`] settles the
-//! outputs' acknowledgements, moves and saves cursors and deletes finished segments; [`reader`] hands
-//! records to an output. This file holds what they share and wires them together.
+//! The parts, by role: `recovery` scans the folder at open and builds the state below; `writer` is the
+//! file thread's write path (append, roll, fsync, acknowledge inputs); `cleanup` settles the outputs'
+//! acknowledgements, moves and saves cursors and deletes finished segments; `reader` hands records to an
+//! output; `error_log` keeps errors the file thread retries from flooding the log. This file holds what
+//! they share and wires them together.
 
 pub mod codec;
 pub mod segment;
