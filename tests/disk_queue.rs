@@ -6,7 +6,7 @@ mod common;
 use common::fault_bulk_endpoint::{FaultInjectingBulkEndpoint, Faults};
 use common::{
     Agent, Sandbox, append_lines, count_lines, es_output, file_input, logward, messages, require,
-    wait_for, wait_for_log,
+    wait_for, wait_for_log, wait_until,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -293,40 +293,9 @@ fn a_full_disk_behaves_like_a_full_queue() {
     let sb = Sandbox::new();
     let mnt = sb.path("small-fs");
     std::fs::create_dir_all(&mnt).unwrap();
-    let mount = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&mnt)
-        .output();
-    let failure = match &mount {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "{}, {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        )),
-        Err(e) => Some(e.to_string()),
-    };
-    if let Some(why) = failure
-        && !require(
-            "tmpfs",
-            &format!(
-                "cannot mount a 2 MiB tmpfs on {} to fill a disk ({why}; it needs root)",
-                mnt.display()
-            ),
-        )
-    {
+    let Some(_volume) = SmallVolume::mount(mnt.clone(), "2m", "to fill a disk") else {
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    };
     let ep = FaultInjectingBulkEndpoint::start(Faults {
         status_for_all: Some(503),
         ..Faults::default()
@@ -354,4 +323,201 @@ fn a_full_disk_behaves_like_a_full_queue() {
     );
     assert_eq!(agent.stop(), 0);
     assert_eq!(ep.unique_docs(), total);
+}
+
+#[test]
+fn a_queue_smaller_than_one_segment_keeps_moving() {
+    // `segment_size` above `max_size`: the segment being written fills the queue by itself, so it must
+    // be reclaimed once the output has acknowledged all of it, or the input would wait forever.
+    let sb = Sandbox::new();
+    let total = 40_000;
+    append_lines(
+        &sb.path("logs/app.log"),
+        (0..total).map(|i| format!("tiny queue line {i:05} {}", "t".repeat(40))),
+    );
+    let cfg = write_config(
+        &sb,
+        "{ type: disk, max_size: 1MiB, segment_size: 8MiB, batch_events: 200 }",
+        &sb.file_output(),
+    );
+    let agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(120), || common::count_lines(&sb.out())
+            >= total),
+        "only {} of {total} lines shipped; log:\n{}",
+        common::count_lines(&sb.out()),
+        agent.log()
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_eq!(messages(&sb.out()).len(), total);
+    let queued: u64 = segments(&sb.path("data/queue"))
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(queued <= 1024 * 1024, "the queue holds {queued} bytes");
+}
+
+#[test]
+fn a_cursor_that_cannot_be_saved_is_reported_once_and_when_it_works_again() {
+    let sb = Sandbox::new();
+    let total = 2000;
+    append_lines(
+        &sb.path("logs/app.log"),
+        (0..total).map(|i| format!("cursor line {i:05}")),
+    );
+    let cfg = write_config(&sb, "{ type: disk, batch_events: 100 }", &sb.file_output());
+    // A file where the cursor folder belongs: every save fails until it is gone (even for root).
+    let blocker = sb.path("data/queue/cursors");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let agent = Agent::start(&cfg);
+    let failure = "cannot save the queue cursor";
+    assert!(
+        wait_until(Duration::from_secs(30), || common::count_lines(&sb.out())
+            >= total
+            && agent.log().contains(failure)),
+        "{}",
+        agent.log()
+    );
+    // The cursor is retried about five times a second; this is what must not reach the log. Nothing
+    // to wait for but time here: the retries leave no other trace.
+    std::thread::sleep(Duration::from_secs(2));
+    let reported = agent.log().matches(failure).count();
+    assert_eq!(reported, 1, "{}", agent.log());
+    std::fs::remove_file(&blocker).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || agent
+            .log()
+            .contains("saving the queue cursor of output `file-0` works again")),
+        "{}",
+        agent.log()
+    );
+    assert!(sb.path("data/queue/cursors/file-0.json").exists());
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn a_damaged_cursor_file_is_reported_once_and_the_agent_goes_on() {
+    for damage in [
+        "{\"acked\": 18446744073709551615}",
+        "{\"acked\": 99999999}",
+        "garbage\n",
+    ] {
+        let sb = Sandbox::new();
+        let log_file = sb.path("logs/app.log");
+        append_lines(&log_file, (0..1000).map(|i| format!("first run {i:04}")));
+        let cfg = write_config(&sb, "{ type: disk, batch_events: 100 }", &sb.file_output());
+        let agent = Agent::start(&cfg);
+        assert!(
+            wait_until(Duration::from_secs(30), || common::count_lines(&sb.out())
+                >= 1000),
+            "{}",
+            agent.log()
+        );
+        assert_eq!(agent.stop(), 0);
+        let cursor = sb.path("data/queue/cursors/file-0.json");
+        assert!(cursor.exists());
+        std::fs::write(&cursor, damage).unwrap();
+
+        append_lines(&log_file, (0..1000).map(|i| format!("second run {i:04}")));
+        let agent = Agent::start(&cfg);
+        let shipped = || {
+            messages(&sb.out())
+                .iter()
+                .filter(|m| m.starts_with("second run"))
+                .count()
+        };
+        assert!(
+            wait_until(Duration::from_secs(30), || shipped() >= 1000),
+            "cursor {damage:?}: {} of 1000 new lines shipped; log:\n{}",
+            shipped(),
+            agent.log()
+        );
+        let log = agent.log();
+        assert_eq!(agent.stop(), 0, "cursor {damage:?}; log:\n{log}");
+        assert_eq!(
+            log.matches("the queue cursor of output `file-0` is damaged")
+                .count(),
+            1,
+            "cursor {damage:?}; log:\n{log}"
+        );
+        assert!(log.contains(&cursor.display().to_string()), "{log}");
+        assert!(!log.contains("panicked"), "{log}");
+        let text = std::fs::read_to_string(&cursor).unwrap();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text)
+                .is_ok_and(|v| v["acked"].as_u64().is_some_and(|n| n < 1 << 62)),
+            "the cursor was not rewritten: {text}"
+        );
+    }
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct SmallVolume(PathBuf);
+
+impl SmallVolume {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) at `dir`; it needs root, as CI has. When it
+    /// cannot, the test fails unless `LOGWARD_SKIP` names `tmpfs` (then `None`: the test returns).
+    fn mount(dir: PathBuf, size: &str, what_for: &str) -> Option<SmallVolume> {
+        std::fs::create_dir_all(&dir).unwrap();
+        let mount = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output();
+        let failure = match &mount {
+            Ok(out) if out.status.success() => return Some(SmallVolume(dir)),
+            Ok(out) => format!(
+                "{}, {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Err(e) => e.to_string(),
+        };
+        let reason = format!(
+            "cannot mount a {size} tmpfs on {} {what_for} ({failure}; it needs root)",
+            dir.display()
+        );
+        assert!(!require("tmpfs", &reason), "{reason}");
+        None
+    }
+}
+
+impl Drop for SmallVolume {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_volume_smaller_than_one_segment_keeps_moving() {
+    // The default 64 MiB segment on a 4 MiB volume: the segment being written fills the disk by itself
+    // and must be reclaimed once the output has acknowledged it.
+    let sb = Sandbox::new();
+    let Some(volume) = SmallVolume::mount(sb.path("small-fs"), "4m", "smaller than one segment")
+    else {
+        return;
+    };
+    let total = 40_000;
+    append_lines(
+        &sb.path("logs/app.log"),
+        (0..total).map(|i| format!("small volume line {i:05} {}", "v".repeat(60))),
+    );
+    let queue = format!(
+        "{{ type: disk, path: {}, batch_events: 200 }}",
+        volume.0.join("q").display()
+    );
+    let cfg = write_config(&sb, &queue, &sb.file_output());
+    let agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(120), || common::count_lines(&sb.out())
+            >= total),
+        "only {} of {total} lines shipped; log:\n{}",
+        common::count_lines(&sb.out()),
+        agent.log()
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_eq!(messages(&sb.out()).len(), total);
 }

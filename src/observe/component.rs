@@ -248,7 +248,7 @@ impl BufferMetrics {
         )
     }
 
-    /// A counter of the queue of its own (`queue_records_corrupt_total`), with `buffer_type`.
+    /// A counter of the queue of its own (`buffer_corrupt_records_total`), with `buffer_type`.
     pub fn counter(&self, name: &str) -> Counter {
         metrics::counter(name, &[("buffer_type", self.buffer_type)])
     }

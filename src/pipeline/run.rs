@@ -43,6 +43,8 @@ pub struct Built {
     outputs: Vec<BuiltOutput>,
     /// The disk queue's file thread, joined after the outputs so cursors are saved.
     queue_thread: Option<std::thread::JoinHandle<()>>,
+    /// Raised if the disk queue's file thread dies.
+    queue_failed: Option<StopSignal>,
 }
 
 /// Builds inputs, processors, queue and outputs.
@@ -64,10 +66,10 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
     let global = Arc::new(global);
     let capacity = (config.queue.max_events / config.queue.batch_events.max(1)).max(2);
     let names: Vec<String> = config.outputs.iter().map(|o| o.name.clone()).collect();
-    let (writer, readers, queue_thread) = match config.queue.kind {
+    let (writer, readers, queue_thread, queue_failed) = match config.queue.kind {
         QueueKind::Memory => {
             let (w, r) = memory_queue(config.outputs.len(), capacity);
-            (w, r, None)
+            (w, r, None, None)
         }
         QueueKind::Disk => {
             let settings = config.queue.disk_settings(&config.data_dir);
@@ -89,6 +91,7 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
                 QueueWriter::Disk(q.writer),
                 q.readers.into_iter().map(QueueReader::Disk).collect(),
                 Some(q.thread),
+                Some(q.failed),
             )
         }
     };
@@ -138,6 +141,7 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
         inputs,
         outputs,
         queue_thread,
+        queue_failed,
     })
 }
 
@@ -223,6 +227,15 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             force.stop();
         }
     });
+    // A dead queue cannot take or hand out anything: stop everything at once rather than live on idle.
+    if let Some(failed) = built.queue_failed.clone() {
+        let (stop, force) = (control.stop.clone(), control.force.clone());
+        runtime.spawn(async move {
+            failed.stopped().await;
+            stop.stop();
+            force.stop();
+        });
+    }
     for t in input_threads {
         let _ = t.join();
     }
@@ -231,11 +244,10 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             let _ = t.await;
         }
     });
-    if let Some(t) = built.queue_thread
-        && t.join().is_err()
-    {
-        tracing::error!("the disk queue thread failed");
-    }
+    let queue_died = built.queue_thread.is_some_and(|t| t.join().is_err());
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if queue_died {
+        anyhow::bail!("the disk queue thread failed (see the error above); restart logward");
+    }
     Ok(())
 }

@@ -221,7 +221,7 @@ pub fn wait_for_registry_at_end(sb: &Sandbox, input: &str, path: &Path, agent: &
         std::fs::read(&registry)
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|r| r["entries"].as_array().cloned())
+            .and_then(|r| r["state"]["entries"].as_array().cloned())
             .is_some_and(|entries| {
                 entries.iter().any(|e| {
                     e["path"].as_str() == path.to_str() && e["offset"].as_u64() == Some(size)
