@@ -126,6 +126,8 @@ pub struct Answer {
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// Which of the cluster's hosts answered.
+    host_index: usize,
 }
 
 struct HostHealth {
@@ -297,9 +299,26 @@ impl Cluster {
         }
     }
 
-    /// Sends one request to the next healthy host. A connection failure or a 502/503/504 marks the host
-    /// down; any other answer marks it up.
+    /// Sends one request to the next healthy host. A connection failure or a 502/503/504 sets the
+    /// host aside; any other answer marks it up.
     pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(Vec<u8>, &'static str, bool)>,
+    ) -> Result<Answer, TransportError> {
+        let answer = self.send(method, path, body).await?;
+        self.host_answered(
+            &answer,
+            super::policy::status_sets_host_aside(answer.status),
+        );
+        Ok(answer)
+    }
+
+    /// Sends one request to the next healthy host and returns the answer without judging the host
+    /// by it: the caller decides with [`Cluster::host_answered`]. A connection failure sets the host
+    /// aside.
+    pub async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -323,14 +342,12 @@ impl Cluster {
         }
         .await;
         match result {
-            Ok((status, body)) => {
-                self.mark(i, !matches!(status, 502..=504));
-                Ok(Answer {
-                    host: host.clone(),
-                    status,
-                    body,
-                })
-            }
+            Ok((status, body)) => Ok(Answer {
+                host: host.clone(),
+                status,
+                body,
+                host_index: i,
+            }),
             Err(e) => {
                 self.mark(i, false);
                 Err(TransportError {
@@ -339,6 +356,11 @@ impl Cluster {
                 })
             }
         }
+    }
+
+    /// Records what an answer says about the host that gave it: set aside for a while, or up.
+    pub fn host_answered(&self, answer: &Answer, set_aside: bool) {
+        self.mark(answer.host_index, !set_aside);
     }
 
     /// Asks a host what it is.
