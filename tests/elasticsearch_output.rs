@@ -1,13 +1,14 @@
 //! End-to-end tests of the Elasticsearch output: the real binary ships files to real servers (noida-db as
 //! Elasticsearch 8.15, osmem-server as OpenSearch 3.8) and the tests read back with `_count`/`_search`.
 //! Retry rules are checked against the fault-injecting endpoint in `common/`, for faults no real server
-//! produces on demand.
+//! produces on demand, and answers no real server gives against the misbehaving one.
 
 mod common;
 
 use common::es_servers::{Kind, Server};
 use common::fault_bulk_endpoint::{FaultInjectingBulkEndpoint, Faults};
-use common::{Agent, Sandbox, append_lines};
+use common::misbehaving_bulk_endpoint::{MisbehavingBulkEndpoint, Misbehaviour};
+use common::{Agent, Sandbox, append_lines, wait_until};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -468,4 +469,49 @@ fn the_opensearch_server_is_recognised() {
         agent.log()
     );
     agent.stop();
+}
+
+#[test]
+fn a_bulk_answer_without_one_result_per_document_is_sent_again_not_counted_as_stored() {
+    let ep = MisbehavingBulkEndpoint::start(Misbehaviour::Body("{}".into()));
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..1024).map(|n| line(n, 24)));
+    let cfg = config(&sb, &[&ep.url], "");
+    let agent = Agent::start(&cfg);
+    let wrong = [
+        Misbehaviour::Body("{}".into()),
+        Misbehaviour::Body(r#"{"acknowledged":true}"#.into()),
+        Misbehaviour::Body(r#"{"errors":false,"items":[]}"#.into()),
+        Misbehaviour::OneItemShort,
+        Misbehaviour::OneItemExtra,
+        Misbehaviour::Body("<html><body>502 Bad Gateway</body></html>".into()),
+        Misbehaviour::Reset,
+    ];
+    for mode in &wrong {
+        ep.set(mode.clone());
+        // Nothing is stored yet, so every wrong answer must be followed by the documents sent again.
+        assert!(
+            wait_until(Duration::from_secs(60), || ep.answered_as(mode) > 0),
+            "no _bulk request came to be answered {mode:?} after {} wrong answers: the documents were taken as stored; log:\n{}",
+            ep.misbehaved(),
+            agent.log()
+        );
+    }
+    ep.set(Misbehaviour::None);
+    assert!(
+        wait_until(Duration::from_secs(60), || ep.unique_docs() == 1024),
+        "{} of 1024 documents stored; log:\n{}",
+        ep.unique_docs(),
+        agent.log()
+    );
+    let stores: u32 = ep.counts().stores.lock().unwrap().values().sum();
+    assert_eq!(stores, 1024, "each document stored once");
+    let log = agent.log();
+    assert!(
+        log.contains("is not one result per document sent")
+            && log.contains(&ep.url)
+            && log.contains("the answer begins: {}"),
+        "the wrong answer is logged with the host and an excerpt:\n{log}"
+    );
+    assert_eq!(agent.stop(), 0);
 }

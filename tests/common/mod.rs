@@ -3,6 +3,7 @@
 
 pub mod es_servers;
 pub mod fault_bulk_endpoint;
+pub mod misbehaving_bulk_endpoint;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

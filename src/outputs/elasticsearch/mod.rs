@@ -3,7 +3,8 @@
 //! A batch is encoded once. Requests are cut from it by `bulk_max_size`/`bulk_max_bytes` and sent gzip
 //! compressed. The per-item results decide each event's fate: stored (or a 409 on `create`: already
 //! there), retried later (429, 5xx: only those items are sent again), or refused for good (mapping or
-//! parse errors: written to the dead-letter file with the reason, counted, logged). The batch is settled
+//! parse errors: written to the dead-letter file with the reason, counted, logged); an answer without
+//! exactly one result per item sent decides nothing and is sent again. The batch is settled
 //! only when no item is left to retry, so the input's checkpoint never passes an event that is neither
 //! stored nor recorded as refused. Every event has a deterministic `_id`, so a resend after a crash or a
 //! retried request overwrites instead of duplicating.
@@ -25,6 +26,7 @@ pub mod setup;
 use super::runner::Backoff;
 use super::{Batch, Batching, BoxFuture, Output, OutputError, SendOutcome};
 use crate::observe::metrics::{self, Counter};
+use crate::observe::throttle::LogThrottle;
 use bulk::{Encoded, ItemOutcome, encode_item};
 use chrono::Utc;
 use chunking::Limits;
@@ -61,6 +63,8 @@ struct Shared {
     dead_letters: Mutex<DeadLetterFile>,
     dead_letter_index: Option<String>,
     counters: Counters,
+    /// Malformed `_bulk` answers are logged at most this often (every retry may get one).
+    malformed_answers_log: LogThrottle,
     batching: Batching,
     backoff: Backoff,
 }
@@ -160,6 +164,7 @@ pub fn build_workers(
             requests: metrics::counter("elasticsearch_bulk_requests_total", &label),
             request_failures: metrics::counter("elasticsearch_bulk_request_failures_total", &label),
         },
+        malformed_answers_log: LogThrottle::new(std::time::Duration::from_secs(10)),
         batching: Batching {
             max_events: cfg.bulk_max_size,
             max_wait: cfg.flush_interval.get(),
@@ -393,6 +398,17 @@ impl Shared {
                 kind: kind.into(),
                 reason: reason.into(),
             })),
+            Verdict::Malformed { reason } => {
+                c.request_failures.inc();
+                if let Some(held_back) = self.malformed_answers_log.admit() {
+                    tracing::warn!(output = %self.name, host = %answer.host, documents = chunk.len(), held_back, "a _bulk answer (HTTP 200) is not one result per document sent: {reason}; none of them counts as stored, they are sent again; the answer begins: {}", client::excerpt(&answer.body));
+                }
+                let message = format!(
+                    "{} answered _bulk with HTTP 200, but {reason}; the documents are sent again",
+                    answer.host
+                );
+                attempt.fail(OutputError::Retryable(message), chunk);
+            }
             Verdict::Retry { reason, .. } => {
                 c.request_failures.inc();
                 let message = format!("{} {reason}", answer.host);

@@ -25,7 +25,14 @@ pub enum Verdict {
         /// Why, in plain words.
         reason: &'static str,
     },
-    /// Worth sending again after a backoff (408, 429, 5xx, a 200 that is not a bulk response).
+    /// HTTP 200 whose body is not one result per item sent (not JSON, `{}`, items missing or extra):
+    /// it proves nothing about what was stored, so nothing counts as stored; sent again after a
+    /// backoff, and logged with the host and an excerpt.
+    Malformed {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Worth sending again after a backoff (408, 429, 5xx).
     Retry {
         /// What the server said, for the log (the host is added by the caller).
         reason: String,
@@ -68,10 +75,7 @@ pub fn bulk_verdict(status: u16, body: &[u8], items_sent: usize, action: BulkAct
         200 => match bulk::parse_response(body, items_sent, action) {
             Ok(None) => Verdict::AllStored,
             Ok(Some(outcomes)) => Verdict::Items(outcomes),
-            Err(m) => Verdict::Retry {
-                reason: format!("answered _bulk with HTTP 200, but {m}"),
-                set_host_aside: false,
-            },
+            Err(reason) => Verdict::Malformed { reason },
         },
         413 if items_sent > 1 => Verdict::Split,
         413 => Verdict::DeadLetter {
@@ -101,6 +105,7 @@ mod tests {
             Verdict::Items(items) => format!("items:{}", items.len()),
             Verdict::Split => "split".into(),
             Verdict::DeadLetter { status, kind, .. } => format!("dead-letter:{status}:{kind}"),
+            Verdict::Malformed { .. } => "malformed".into(),
             Verdict::Retry { set_host_aside, .. } => {
                 format!("retry{}", if *set_host_aside { ":aside" } else { "" })
             }
@@ -119,8 +124,13 @@ mod tests {
         let table: &[(u16, &[u8], usize, &str)] = &[
             (200, stored, 2, "stored"),
             (200, mixed, 2, "items:2"),
-            (200, b"<html>proxy</html>", 2, "retry"),
-            (200, b"", 2, "retry"),
+            (200, b"<html>proxy</html>", 2, "malformed"),
+            (200, b"", 2, "malformed"),
+            (200, b"{}", 2, "malformed"),
+            (200, br#"{"acknowledged":true}"#, 2, "malformed"),
+            (200, br#"{"errors":false,"items":[]}"#, 2, "malformed"),
+            (200, stored, 1, "malformed"),
+            (200, stored, 3, "malformed"),
             (413, error, 2, "split"),
             (413, error, 1, "dead-letter:413:request_entity_too_large"),
             (401, error, 2, "credentials"),
