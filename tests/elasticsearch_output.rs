@@ -515,3 +515,48 @@ fn a_bulk_answer_without_one_result_per_document_is_sent_again_not_counted_as_st
     );
     assert_eq!(agent.stop(), 0);
 }
+
+#[test]
+fn the_shutdown_timeout_cancels_a_bulk_request_the_server_never_answers() {
+    let ep = MisbehavingBulkEndpoint::start(Misbehaviour::Hold);
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..500).map(|n| line(n, 24)));
+    // `config` sets shutdown_timeout: 5s; the request timeout stays at its default, 90 s.
+    let cfg = config(&sb, &[&ep.url], "");
+    let mut agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(60), || ep
+            .counts()
+            .held_now
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0),
+        "no _bulk request reached the endpoint; log:\n{}",
+        agent.log()
+    );
+    let (code, took) = agent.stop_within(Duration::from_secs(60));
+    let state = match code {
+        Some(_) => format!("exited only {took:?}"),
+        None => format!("still running {took:?}"),
+    };
+    assert!(
+        code.is_some() && took < Duration::from_secs(5 + 10),
+        "with shutdown_timeout 5s, logward {state} after SIGTERM; log:\n{}",
+        agent.log()
+    );
+    assert_eq!(code, Some(0), "{}", agent.log());
+    assert!(
+        agent.log().contains("batch not delivered"),
+        "{}",
+        agent.log()
+    );
+    // The batch was abandoned, not acknowledged: the next run reads it again and delivers it.
+    ep.set(Misbehaviour::None);
+    let mut agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(60), || ep.unique_docs() == 500),
+        "{} of 500 documents after the restart; log:\n{}",
+        ep.unique_docs(),
+        agent.log()
+    );
+    assert_eq!(agent.stop_within(Duration::from_secs(60)).0, Some(0));
+}

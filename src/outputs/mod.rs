@@ -124,6 +124,9 @@ pub enum OutputError {
 pub trait Output: Send {
     /// Writes a batch. Must not return `Delivered` before the events are handed over for good.
     /// The same batch may come again after an error: an output may remember what already got through.
+    /// When the shutdown timeout passes, a send still waiting (on the network) is dropped where it
+    /// waits and the batch abandoned, unacknowledged: whatever an output does between two waits must
+    /// leave it consistent.
     fn send<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<SendOutcome, OutputError>>;
     /// Flushes and closes at shutdown.
     fn close(&mut self) -> BoxFuture<'_, Result<(), OutputError>>;

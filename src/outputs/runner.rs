@@ -157,7 +157,9 @@ async fn run_worker(
 }
 
 /// Sends a batch until the output settles it (delivered or rejected), retrying errors with backoff.
-/// `None` when the force signal ends the retries first: the batch is abandoned, not acknowledged.
+/// `None` when the force signal ends the retries first: the batch is abandoned, not acknowledged. A
+/// send in flight then is cancelled where it waits (a request that gets no answer would otherwise
+/// hold the shutdown for its whole timeout).
 async fn send_until_settled(
     name: &str,
     output: &mut dyn Output,
@@ -170,7 +172,12 @@ async fn send_until_settled(
         if force.is_stopped() {
             return None;
         }
-        match output.send(batch).await {
+        let sent = tokio::select! {
+            biased;
+            _ = force.stopped() => return None,
+            sent = output.send(batch) => sent,
+        };
+        match sent {
             Ok(SendOutcome::Delivered) => return Some(AckStatus::Delivered),
             Ok(SendOutcome::Rejected) => {
                 counters.rejected_batches.inc();
