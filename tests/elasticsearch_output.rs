@@ -560,3 +560,50 @@ fn the_shutdown_timeout_cancels_a_bulk_request_the_server_never_answers() {
     );
     assert_eq!(agent.stop_within(Duration::from_secs(60)).0, Some(0));
 }
+
+#[test]
+fn an_endless_bulk_answer_is_cut_off_with_bounded_memory_and_a_prompt_stop() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let ep = MisbehavingBulkEndpoint::start(Misbehaviour::EndlessBody);
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..1000).map(|n| line(n, 24)));
+    let cfg = config(&sb, &[&ep.url], "");
+    let mut agent = Agent::start(&cfg);
+    // A generous bound: the agent itself needs a few dozen MiB, the answers it reads a few MiB.
+    const BOUND_KIB: u64 = 200 * 1024;
+    let mut peak = 0;
+    // Each endless answer must be given up on and the request sent again, while memory stays bounded.
+    let gave_up = wait_until(Duration::from_secs(60), || {
+        peak = peak.max(agent.peak_rss_kib().unwrap_or(0));
+        peak > BOUND_KIB || ep.counts().endless_bodies.load(SeqCst) >= 3
+    });
+    peak = peak.max(agent.peak_rss_kib().unwrap_or(0));
+    let sent_mib = ep.counts().endless_bytes.load(SeqCst) >> 20;
+    assert!(
+        peak > 0 && peak < BOUND_KIB,
+        "peak RSS {} MiB while the server sent {sent_mib} MiB of endless answers",
+        peak >> 10
+    );
+    assert!(
+        gave_up,
+        "after {} endless answers ({sent_mib} MiB), no third one began: the agent is still reading; log:\n{}",
+        ep.counts().endless_bodies.load(SeqCst),
+        agent.log()
+    );
+    assert!(
+        agent.log().contains("stopped reading it"),
+        "the cut-off answer is named in the log:\n{}",
+        agent.log()
+    );
+    let (code, took) = agent.stop_within(Duration::from_secs(60));
+    assert!(
+        code == Some(0) && took < Duration::from_secs(5 + 10),
+        "with shutdown_timeout 5s, SIGTERM: exit code {code:?} after {took:?}; log:\n{}",
+        agent.log()
+    );
+    println!(
+        "peak RSS {} MiB; {} endless answers, {sent_mib} MiB sent; stopped in {took:?}",
+        peak >> 10,
+        ep.counts().endless_bodies.load(SeqCst)
+    );
+}

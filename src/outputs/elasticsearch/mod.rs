@@ -30,7 +30,7 @@ use crate::observe::throttle::LogThrottle;
 use bulk::{Encoded, ItemOutcome, encode_item};
 use chrono::Utc;
 use chunking::Limits;
-use client::{Answer, Cluster, InfoError, ServerInfo};
+use client::{Answer, AnswerLimit, Cluster, InfoError, ServerInfo};
 use config::{BulkAction, Compression, ElasticsearchConfig};
 use dead_letter::DeadLetterFile;
 use index::{DateCache, IndexTemplate};
@@ -360,6 +360,7 @@ impl Shared {
                 reqwest::Method::POST,
                 &self.bulk_path,
                 Some((body, "application/x-ndjson", gzip)),
+                AnswerLimit::bulk(chunk.len()),
             )
             .await?;
         let verdict = policy::bulk_verdict(answer.status, &answer.body, chunk.len(), self.action);

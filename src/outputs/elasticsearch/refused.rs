@@ -120,6 +120,7 @@ pub(super) async fn index(shared: &Shared, letters: &[DeadLetter<'_>]) {
             reqwest::Method::POST,
             "/_bulk",
             Some((body, "application/x-ndjson", false)),
+            client::AnswerLimit::bulk(letters.len()),
         )
         .await
     {
