@@ -1,14 +1,16 @@
 //! End-to-end tests of the Elasticsearch output: the real binary ships files to real servers (noida-db as
 //! Elasticsearch 8.15, osmem-server as OpenSearch 3.8) and the tests read back with `_count`/`_search`.
 //! Retry rules are checked against the fault-injecting endpoint in `common/`, for faults no real server
-//! produces on demand.
+//! produces on demand, and answers no real server gives against the misbehaving one.
 
 mod common;
 
 use common::es_servers::{Kind, Server};
 use common::fault_bulk_endpoint::{FaultInjectingBulkEndpoint, Faults};
+use common::misbehaving_bulk_endpoint::{MisbehavingBulkEndpoint, Misbehaviour};
 use common::{
     Agent, Sandbox, append_lines, es_output, file_input, logward, wait_for, wait_for_log,
+    wait_until,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -473,4 +475,141 @@ fn the_opensearch_server_is_recognised() {
         agent.log()
     );
     agent.stop();
+}
+
+#[test]
+fn a_bulk_answer_without_one_result_per_document_is_sent_again_not_counted_as_stored() {
+    let ep = MisbehavingBulkEndpoint::start(Misbehaviour::Body("{}".into()));
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..1024).map(|n| line(n, 24)));
+    let cfg = config(&sb, &[&ep.url], "");
+    let agent = Agent::start(&cfg);
+    let wrong = [
+        Misbehaviour::Body("{}".into()),
+        Misbehaviour::Body(r#"{"acknowledged":true}"#.into()),
+        Misbehaviour::Body(r#"{"errors":false,"items":[]}"#.into()),
+        Misbehaviour::OneItemShort,
+        Misbehaviour::OneItemExtra,
+        Misbehaviour::Body("<html><body>502 Bad Gateway</body></html>".into()),
+        Misbehaviour::Reset,
+    ];
+    for mode in &wrong {
+        ep.set(mode.clone());
+        // Nothing is stored yet, so every wrong answer must be followed by the documents sent again.
+        assert!(
+            wait_until(Duration::from_secs(60), || ep.answered_as(mode) > 0),
+            "no _bulk request came to be answered {mode:?} after {} wrong answers: the documents were taken as stored; log:\n{}",
+            ep.misbehaved(),
+            agent.log()
+        );
+    }
+    ep.set(Misbehaviour::None);
+    assert!(
+        wait_until(Duration::from_secs(60), || ep.unique_docs() == 1024),
+        "{} of 1024 documents stored; log:\n{}",
+        ep.unique_docs(),
+        agent.log()
+    );
+    let stores: u32 = ep.counts().stores.lock().unwrap().values().sum();
+    assert_eq!(stores, 1024, "each document stored once");
+    let log = agent.log();
+    assert!(
+        log.contains("is not one result per document sent")
+            && log.contains(&ep.url)
+            && log.contains("the answer begins: {}"),
+        "the wrong answer is logged with the host and an excerpt:\n{log}"
+    );
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn the_shutdown_timeout_cancels_a_bulk_request_the_server_never_answers() {
+    let ep = MisbehavingBulkEndpoint::start(Misbehaviour::Hold);
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..500).map(|n| line(n, 24)));
+    // `config` sets shutdown_timeout: 5s; the request timeout stays at its default, 90 s.
+    let cfg = config(&sb, &[&ep.url], "");
+    let mut agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(60), || ep
+            .counts()
+            .held_now
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0),
+        "no _bulk request reached the endpoint; log:\n{}",
+        agent.log()
+    );
+    let (code, took) = agent.stop_within(Duration::from_secs(60));
+    let state = match code {
+        Some(_) => format!("exited only {took:?}"),
+        None => format!("still running {took:?}"),
+    };
+    assert!(
+        code.is_some() && took < Duration::from_secs(5 + 10),
+        "with shutdown_timeout 5s, logward {state} after SIGTERM; log:\n{}",
+        agent.log()
+    );
+    assert_eq!(code, Some(0), "{}", agent.log());
+    assert!(
+        agent.log().contains("batch not delivered"),
+        "{}",
+        agent.log()
+    );
+    // The batch was abandoned, not acknowledged: the next run reads it again and delivers it.
+    ep.set(Misbehaviour::None);
+    let mut agent = Agent::start(&cfg);
+    assert!(
+        wait_until(Duration::from_secs(60), || ep.unique_docs() == 500),
+        "{} of 500 documents after the restart; log:\n{}",
+        ep.unique_docs(),
+        agent.log()
+    );
+    assert_eq!(agent.stop_within(Duration::from_secs(60)).0, Some(0));
+}
+
+#[test]
+fn an_endless_bulk_answer_is_cut_off_with_bounded_memory_and_a_prompt_stop() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let ep = MisbehavingBulkEndpoint::start(Misbehaviour::EndlessBody);
+    let sb = Sandbox::new();
+    append_lines(&sb.path("logs/app.log"), (0..1000).map(|n| line(n, 24)));
+    let cfg = config(&sb, &[&ep.url], "");
+    let mut agent = Agent::start(&cfg);
+    // A generous bound: the agent itself needs a few dozen MiB, the answers it reads a few MiB.
+    const BOUND_KIB: u64 = 200 * 1024;
+    let mut peak = 0;
+    // Each endless answer must be given up on and the request sent again, while memory stays bounded.
+    let gave_up = wait_until(Duration::from_secs(60), || {
+        peak = peak.max(agent.peak_rss_kib().unwrap_or(0));
+        peak > BOUND_KIB || ep.counts().endless_bodies.load(SeqCst) >= 3
+    });
+    peak = peak.max(agent.peak_rss_kib().unwrap_or(0));
+    let sent_mib = ep.counts().endless_bytes.load(SeqCst) >> 20;
+    assert!(
+        peak > 0 && peak < BOUND_KIB,
+        "peak RSS {} MiB while the server sent {sent_mib} MiB of endless answers",
+        peak >> 10
+    );
+    assert!(
+        gave_up,
+        "after {} endless answers ({sent_mib} MiB), no third one began: the agent is still reading; log:\n{}",
+        ep.counts().endless_bodies.load(SeqCst),
+        agent.log()
+    );
+    assert!(
+        agent.log().contains("stopped reading it"),
+        "the cut-off answer is named in the log:\n{}",
+        agent.log()
+    );
+    let (code, took) = agent.stop_within(Duration::from_secs(60));
+    assert!(
+        code == Some(0) && took < Duration::from_secs(5 + 10),
+        "with shutdown_timeout 5s, SIGTERM: exit code {code:?} after {took:?}; log:\n{}",
+        agent.log()
+    );
+    println!(
+        "peak RSS {} MiB; {} endless answers, {sent_mib} MiB sent; stopped in {took:?}",
+        peak >> 10,
+        ep.counts().endless_bodies.load(SeqCst)
+    );
 }

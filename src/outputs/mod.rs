@@ -19,18 +19,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What an output sends at once: one or more queued batches, taken together (events are shared with
-/// the other outputs, not copied).
-#[derive(Default)]
+/// the other outputs, not copied). The runner numbers each batch and counts its attempts, so an output
+/// retrying a batch can tell it from the next one without guessing from its contents or its address.
 pub struct Batch {
     parts: Vec<Arc<Vec<Event>>>,
     len: usize,
+    id: u64,
+    attempt: u32,
 }
 
 impl Batch {
-    /// A batch of these parts.
-    pub fn new(parts: Vec<Arc<Vec<Event>>>) -> Batch {
+    /// Batch number `id` (unique among one output's batches for the life of the process), made of
+    /// these parts, on its first attempt.
+    pub fn new(id: u64, parts: Vec<Arc<Vec<Event>>>) -> Batch {
         let len = parts.iter().map(|p| p.len()).sum();
-        Batch { parts, len }
+        Batch {
+            parts,
+            len,
+            id,
+            attempt: 1,
+        }
     }
 
     /// Every event, in order.
@@ -59,18 +67,19 @@ impl Batch {
         self.len == 0
     }
 
-    /// Identifies this batch while it is alive (an output retrying it can tell it from the next one).
-    pub fn key(&self) -> (usize, usize) {
-        (
-            self.parts.first().map_or(0, |p| Arc::as_ptr(p) as usize),
-            self.len,
-        )
+    /// The batch's number: the same on every attempt, never reused by the same output.
+    pub fn id(&self) -> u64 {
+        self.id
     }
-}
 
-impl From<Vec<Event>> for Batch {
-    fn from(events: Vec<Event>) -> Batch {
-        Batch::new(vec![Arc::new(events)])
+    /// Which attempt this is: 1 for the first send, one more for each retry.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Counts one more attempt (the runner, before it sends the batch again).
+    pub(crate) fn next_attempt(&mut self) {
+        self.attempt = self.attempt.saturating_add(1);
     }
 }
 
@@ -120,6 +129,9 @@ pub enum OutputError {
 pub trait Output: Send {
     /// Writes a batch. Must not return `Delivered` before the events are handed over for good.
     /// The same batch may come again after an error: an output may remember what already got through.
+    /// When the shutdown timeout passes, a send still waiting (on the network) is dropped where it
+    /// waits and the batch abandoned, unacknowledged: whatever an output does between two waits must
+    /// leave it consistent.
     fn send<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<SendOutcome, OutputError>>;
     /// Flushes and closes at shutdown.
     fn close(&mut self) -> BoxFuture<'_, Result<(), OutputError>>;

@@ -8,6 +8,7 @@ use crate::pipeline::ack::AckStatus;
 use crate::pipeline::queue::{Delivery, QueueReader};
 use crate::pipeline::shutdown::StopSignal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Batches sent again after an error.
@@ -104,12 +105,15 @@ pub async fn run_output(
         send_duration: metrics.histogram(SEND_DURATION),
     };
     let reader = Arc::new(tokio::sync::Mutex::new(reader));
+    // One numbering for all workers of the output: a batch id is never seen twice by any of them.
+    let batch_ids = Arc::new(AtomicU64::new(1));
     let mut tasks = tokio::task::JoinSet::new();
     for output in workers {
         tasks.spawn(run_worker(
             name.clone(),
             output,
             Arc::clone(&reader),
+            Arc::clone(&batch_ids),
             first_output,
             force.clone(),
             counters.clone(),
@@ -122,12 +126,12 @@ async fn run_worker(
     name: String,
     mut output: Box<dyn Output>,
     reader: Arc<tokio::sync::Mutex<QueueReader>>,
+    batch_ids: Arc<AtomicU64>,
     first_output: bool,
     force: StopSignal,
     counters: Counters,
 ) {
     let batching = output.batching();
-    let backoff = output.backoff();
     loop {
         let deliveries = {
             let mut r = reader.lock().await;
@@ -136,41 +140,12 @@ async fn run_worker(
         if deliveries.is_empty() {
             break;
         }
-        let batch = Batch::new(deliveries.iter().map(|d| Arc::clone(&d.events)).collect());
-        let mut attempt = 0u32;
-        let status = loop {
-            if force.is_stopped() {
-                break None;
-            }
-            let started = std::time::Instant::now();
-            let sent = output.send(&batch).await;
-            counters.send_duration.observe(started.elapsed());
-            match sent {
-                Ok(SendOutcome::Delivered) => break Some(AckStatus::Delivered),
-                Ok(SendOutcome::Rejected) => {
-                    counters.rejected_batches.inc();
-                    break Some(AckStatus::Rejected);
-                }
-                Err(e) => {
-                    attempt += 1;
-                    counters.retries.inc();
-                    counters.send_errors.inc();
-                    let wait = backoff.delay(attempt);
-                    match &e {
-                        OutputError::Retryable(msg) => {
-                            tracing::warn!(output = %name, attempt, retry_in = ?wait, "sending failed, will retry: {msg}")
-                        }
-                        OutputError::Fatal(msg) => {
-                            tracing::error!(output = %name, attempt, retry_in = ?wait, "sending failed and needs attention: {msg}")
-                        }
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = force.stopped() => {}
-                    }
-                }
-            }
-        };
+        let mut batch = Batch::new(
+            batch_ids.fetch_add(1, Ordering::Relaxed),
+            deliveries.iter().map(|d| Arc::clone(&d.events)).collect(),
+        );
+        let status =
+            send_until_settled(&name, output.as_mut(), &mut batch, &force, &counters).await;
         match status {
             Some(s) => {
                 counters.events.add(batch.len() as u64);
@@ -187,6 +162,58 @@ async fn run_worker(
     }
     if let Err(e) = output.close().await {
         tracing::error!(output = %name, "closing the output failed: {e}");
+    }
+}
+
+/// Sends a batch until the output settles it (delivered or rejected), retrying errors with backoff.
+/// `None` when the force signal ends the retries first: the batch is abandoned, not acknowledged. A
+/// send in flight then is cancelled where it waits (a request that gets no answer would otherwise
+/// hold the shutdown for its whole timeout).
+async fn send_until_settled(
+    name: &str,
+    output: &mut dyn Output,
+    batch: &mut Batch,
+    force: &StopSignal,
+    counters: &Counters,
+) -> Option<AckStatus> {
+    let backoff = output.backoff();
+    loop {
+        if force.is_stopped() {
+            return None;
+        }
+        let started = std::time::Instant::now();
+        let sent = tokio::select! {
+            biased;
+            _ = force.stopped() => return None,
+            sent = output.send(batch) => sent,
+        };
+        counters.send_duration.observe(started.elapsed());
+        match sent {
+            Ok(SendOutcome::Delivered) => return Some(AckStatus::Delivered),
+            Ok(SendOutcome::Rejected) => {
+                counters.rejected_batches.inc();
+                return Some(AckStatus::Rejected);
+            }
+            Err(e) => {
+                let attempt = batch.attempt();
+                counters.retries.inc();
+                counters.send_errors.inc();
+                let wait = backoff.delay(attempt);
+                match &e {
+                    OutputError::Retryable(msg) => {
+                        tracing::warn!(output = %name, attempt, retry_in = ?wait, "sending failed, will retry: {msg}")
+                    }
+                    OutputError::Fatal(msg) => {
+                        tracing::error!(output = %name, attempt, retry_in = ?wait, "sending failed and needs attention: {msg}")
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = force.stopped() => {}
+                }
+                batch.next_attempt();
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod es_servers;
 pub mod fault_bulk_endpoint;
+pub mod misbehaving_bulk_endpoint;
 pub mod skip;
 
 // Every test binary compiles this module; not every one uses both.
@@ -87,6 +88,35 @@ impl Agent {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Sends SIGTERM and waits up to `ceiling` for the exit: the exit code (`None` when it was still
+    /// running at the ceiling; it is killed when dropped) and how long it took.
+    pub fn stop_within(&mut self, ceiling: Duration) -> (Option<i32>, Duration) {
+        let pid = self.child.id().to_string();
+        let asked = Instant::now();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (Some(status.code().unwrap_or(-1)), asked.elapsed());
+            }
+            if asked.elapsed() > ceiling {
+                return (None, asked.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The agent's peak resident memory so far (VmHWM in /proc), in KiB; `None` once it has exited.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     }
 
     /// kill -9.

@@ -106,43 +106,104 @@ pub enum ItemOutcome {
     },
 }
 
+/// A bulk response without its item details: whether any item failed, and how many item results it
+/// has (counted without keeping them: most answers are all stored).
+#[derive(Deserialize)]
+struct Summary {
+    errors: Option<bool>,
+    items: Option<ItemCount>,
+}
+
+/// How many item results (`{"<action>": {...}}` objects) an `items` array holds.
+struct ItemCount(usize);
+
+impl<'de> Deserialize<'de> for ItemCount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> serde::de::Visitor<'de> for Items {
+            type Value = ItemCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of item results")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ItemCount, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<ItemShape>()?.is_some() {
+                    n += 1;
+                }
+                Ok(ItemCount(n))
+            }
+        }
+        d.deserialize_seq(Items)
+    }
+}
+
+/// One item result, checked for its shape (an object with one member, the action) and dropped.
+struct ItemShape;
+
+impl<'de> Deserialize<'de> for ItemShape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Shape;
+        impl<'de> serde::de::Visitor<'de> for Shape {
+            type Value = ItemShape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#"an item result like {"index":{"status":201}}"#)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ItemShape, A::Error> {
+                let mut members = 0;
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {
+                    members += 1;
+                }
+                if members != 1 {
+                    return Err(serde::de::Error::invalid_length(members, &self));
+                }
+                Ok(ItemShape)
+            }
+        }
+        d.deserialize_map(Shape)
+    }
+}
+
 #[derive(Deserialize)]
 struct BulkResponse {
-    #[serde(default)]
-    errors: bool,
-    #[serde(default)]
     items: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Reads a `_bulk` response for `count` items. `None` when every item is stored (`errors: false`);
-/// an error when the body is not a bulk response or has the wrong number of items.
+/// Reads a `_bulk` response for `count` items. `None` when every item is stored (`errors: false`).
+/// An error when the body is not a bulk response or does not carry exactly one result per item sent:
+/// such an answer (`{}`, `{"acknowledged":true}`, items missing or extra) proves nothing about what was
+/// stored, so none of it may count as stored.
 pub fn parse_response(
     body: &[u8],
     count: usize,
     action: BulkAction,
 ) -> Result<Option<Vec<ItemOutcome>>, String> {
-    // The common case, every item stored, needs no item parsing: servers write `errors` near the start.
-    let head = &body[..body.len().min(64)];
-    if memchr::memmem::find(head, b"\"errors\":false").is_some()
-        && body.trim_ascii_end().ends_with(b"}")
-    {
-        return Ok(None);
-    }
-    let resp: BulkResponse = serde_json::from_slice(body).map_err(|e| {
-        format!(
-            "the _bulk response is not JSON ({e}): {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        )
-    })?;
-    if !resp.errors {
-        return Ok(None);
-    }
-    if resp.items.len() != count {
+    let summary: Summary = serde_json::from_slice(body)
+        .map_err(|e| format!("the _bulk response is not a JSON bulk response ({e})"))?;
+    let Some(ItemCount(items)) = summary.items else {
         return Err(format!(
-            "the _bulk response has {} items for {count} documents sent",
-            resp.items.len()
+            "the _bulk response has no per-item results for the {count} documents sent"
+        ));
+    };
+    if items != count {
+        return Err(format!(
+            "the _bulk response has {items} item results for the {count} documents sent"
         ));
     }
+    if summary.errors == Some(false) {
+        return Ok(None);
+    }
+    // Some item failed (or the server did not say): read each result.
+    let resp: BulkResponse = serde_json::from_slice(body)
+        .map_err(|e| format!("the _bulk response is not a JSON bulk response ({e})"))?;
     let outcomes = resp
         .items
         .iter()
@@ -260,13 +321,55 @@ mod tests {
     }
 
     #[test]
-    fn malformed_responses_are_errors_not_successes() {
+    fn only_one_result_per_document_sent_counts_as_stored() {
+        let stored = |n: usize| {
+            let items = vec![r#"{"index":{"status":201}}"#; n].join(",");
+            format!(r#"{{"took":1,"errors":false,"items":[{items}]}}"#)
+        };
         assert_eq!(
-            parse_response(br#"{"errors":false}"#, 3, BulkAction::Index),
+            parse_response(stored(3).as_bytes(), 3, BulkAction::Index),
             Ok(None)
         );
-        assert!(parse_response(b"<html>bad gateway</html>", 1, BulkAction::Index).is_err());
-        assert!(parse_response(br#"{"errors":true,"items":[]}"#, 2, BulkAction::Index).is_err());
-        assert!(parse_response(b"", 1, BulkAction::Index).is_err());
+        let (two, four) = (stored(2), stored(4));
+        let wrong: &[(&[u8], &str)] = &[
+            (b"{}", "no per-item results"),
+            (br#"{"acknowledged":true}"#, "no per-item results"),
+            (br#"{"errors":false}"#, "no per-item results"),
+            (br#"{"errors":false,"items":null}"#, "no per-item results"),
+            (
+                br#"{"errors":false,"items":[]}"#,
+                "0 item results for the 3",
+            ),
+            (two.as_bytes(), "2 item results for the 3"),
+            (four.as_bytes(), "4 item results for the 3"),
+            (
+                br#"{"errors":false,"items":[1,2,3]}"#,
+                "not a JSON bulk response",
+            ),
+            (
+                br#"{"errors":false,"items":[{},{},{}]}"#,
+                "not a JSON bulk response",
+            ),
+            (br#"{"errors":true,"items":[]}"#, "0 item results"),
+            (b"<html>bad gateway</html>", "not a JSON bulk response"),
+            (b"", "not a JSON bulk response"),
+            (
+                br#"{"errors":false,"items":[{"index":{"status":201}}"#,
+                "not a JSON bulk response",
+            ),
+        ];
+        for (body, why) in wrong {
+            let text = String::from_utf8_lossy(body);
+            match parse_response(body, 3, BulkAction::Index) {
+                Err(m) => assert!(m.contains(why), "{text}: {m}"),
+                Ok(r) => panic!("{text} was taken as a bulk response: {r:?}"),
+            }
+        }
+        // Without `errors`, each item's status decides.
+        let unsure = br#"{"items":[{"index":{"status":201}},{"index":{"status":503}}]}"#;
+        let out = parse_response(unsure, 2, BulkAction::Index)
+            .unwrap()
+            .unwrap();
+        assert_eq!(out[1], ItemOutcome::Retry { status: 503 });
     }
 }

@@ -126,6 +126,8 @@ pub struct Answer {
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// Which of the cluster's hosts answered.
+    host_index: usize,
 }
 
 struct HostHealth {
@@ -297,13 +299,33 @@ impl Cluster {
         }
     }
 
-    /// Sends one request to the next healthy host. A connection failure or a 502/503/504 marks the host
-    /// down; any other answer marks it up.
+    /// Sends one request to the next healthy host and reads at most `max_answer` bytes of the answer
+    /// (see [`AnswerLimit`]). A connection failure, an answer longer than that, or a 502/503/504 sets
+    /// the host aside; any other answer marks it up.
     pub async fn request(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<(Vec<u8>, &'static str, bool)>,
+        max_answer: AnswerLimit,
+    ) -> Result<Answer, TransportError> {
+        let answer = self.send(method, path, body, max_answer).await?;
+        self.host_answered(
+            &answer,
+            super::policy::status_sets_host_aside(answer.status),
+        );
+        Ok(answer)
+    }
+
+    /// Sends one request to the next healthy host and returns the answer without judging the host
+    /// by it: the caller decides with [`Cluster::host_answered`]. A connection failure, or an answer
+    /// longer than `max_answer`, sets the host aside.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(Vec<u8>, &'static str, bool)>,
+        max_answer: AnswerLimit,
     ) -> Result<Answer, TransportError> {
         let i = self.pick();
         let host = &self.hosts[i];
@@ -315,36 +337,35 @@ impl Cluster {
             }
             req = req.body(bytes);
         }
-        let result = async {
-            let resp = req.send().await?;
-            let status = resp.status().as_u16();
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, body.to_vec()))
-        }
-        .await;
-        match result {
-            Ok((status, body)) => {
-                self.mark(i, !matches!(status, 502..=504));
-                Ok(Answer {
-                    host: host.clone(),
-                    status,
-                    body,
-                })
+        let failure = |message: String| {
+            self.mark(i, false);
+            TransportError {
+                host: host.clone(),
+                message,
             }
-            Err(e) => {
-                self.mark(i, false);
-                Err(TransportError {
-                    host: host.clone(),
-                    message: describe(&e),
-                })
-            }
-        }
+        };
+        let resp = req.send().await.map_err(|e| failure(describe(&e)))?;
+        let status = resp.status().as_u16();
+        let body = read_bounded(resp, max_answer)
+            .await
+            .map_err(|e| failure(e.describe(status, max_answer)))?;
+        Ok(Answer {
+            host: host.clone(),
+            status,
+            body,
+            host_index: i,
+        })
+    }
+
+    /// Records what an answer says about the host that gave it: set aside for a while, or up.
+    pub fn host_answered(&self, answer: &Answer, set_aside: bool) {
+        self.mark(answer.host_index, !set_aside);
     }
 
     /// Asks a host what it is.
     pub async fn info(&self) -> Result<ServerInfo, InfoError> {
         let answer = self
-            .request(reqwest::Method::GET, "/", None)
+            .request(reqwest::Method::GET, "/", None, AnswerLimit::SMALL)
             .await
             .map_err(|e| InfoError::Unreachable(e.to_string()))?;
         match answer.status {
@@ -392,6 +413,73 @@ pub enum InfoError {
     NotElasticsearch(String),
     /// The credentials were refused.
     Denied(String),
+}
+
+/// The most bytes read of one answer. A server (or something in front of it) that sends more than a
+/// request can legitimately get back is misbehaving; reading on would let it fill the memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerLimit(pub usize);
+
+impl AnswerLimit {
+    /// `GET /`, templates, lifecycle policies, points in time: a few KiB in practice.
+    pub const SMALL: AnswerLimit = AnswerLimit(16 << 20);
+    /// One page of search hits (at most 10,000 documents).
+    pub const SEARCH_PAGE: AnswerLimit = AnswerLimit(256 << 20);
+
+    /// A `_bulk` answer for `items` documents: a generous floor plus room for a long error on every
+    /// item (real answers, with `filter_path`, are a few dozen bytes per stored item and a few hundred
+    /// per refused one).
+    pub fn bulk(items: usize) -> AnswerLimit {
+        AnswerLimit((1 << 20) + items.saturating_mul(2 << 10))
+    }
+}
+
+impl std::fmt::Display for AnswerLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 >= 1 << 20 {
+            write!(f, "{:.1} MiB", self.0 as f64 / f64::from(1u32 << 20))
+        } else {
+            write!(f, "{} bytes", self.0)
+        }
+    }
+}
+
+/// Why an answer's body could not be read.
+enum BodyError {
+    /// The connection failed or timed out while reading.
+    Transport(reqwest::Error),
+    /// It is longer than the limit (announced or actually sent).
+    TooLong,
+}
+
+impl BodyError {
+    fn describe(&self, status: u16, limit: AnswerLimit) -> String {
+        match self {
+            BodyError::Transport(e) => describe(e),
+            BodyError::TooLong => format!(
+                "the answer (HTTP {status}) is longer than {limit}, more than this request can get back; stopped reading it"
+            ),
+        }
+    }
+}
+
+/// Reads the body, at most `limit` bytes of it.
+async fn read_bounded(
+    mut resp: reqwest::Response,
+    limit: AnswerLimit,
+) -> Result<Vec<u8>, BodyError> {
+    let announced = resp.content_length().unwrap_or(0);
+    if announced > limit.0 as u64 {
+        return Err(BodyError::TooLong);
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit.0 {
+            return Err(BodyError::TooLong);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn secret(value: &str) -> anyhow::Result<HeaderValue> {
@@ -474,6 +562,70 @@ mod tests {
                 .unwrap_err()
                 .contains("credentials")
         );
+    }
+
+    /// A loopback server answering `/small` with a short body, `/announced` with a Content-Length far
+    /// beyond any limit, and anything else with a chunked body that never ends.
+    fn oversized_answers_server() -> std::net::SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8];
+                    while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    if head.starts_with("GET /small ") {
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
+                        );
+                    } else if head.starts_with("GET /announced ") {
+                        let _ = conn
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n{");
+                    } else {
+                        let _ = conn
+                            .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                        let chunk = format!("{:x}\r\n{}\r\n", 65_536, "x".repeat(65_536));
+                        while conn.write_all(chunk.as_bytes()).is_ok() {}
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn answers_longer_than_the_limit_are_cut_off() {
+        let addr = oversized_answers_server();
+        let cfg: ElasticsearchConfig =
+            serde_json::from_str(&format!(r#"{{"hosts":["http://{addr}"]}}"#)).unwrap();
+        let cluster = Cluster::new(&cfg).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let get = |path: &'static str| {
+            rt.block_on(cluster.request(reqwest::Method::GET, path, None, AnswerLimit(1 << 20)))
+        };
+        assert_eq!(get("/small").unwrap().body, br#"{"ok":true}"#);
+        for path in ["/endless", "/announced"] {
+            let e = get(path).unwrap_err();
+            assert!(
+                e.message.contains("(HTTP 200) is longer than 1.0 MiB")
+                    && e.message.contains("stopped reading it"),
+                "{path}: {e}"
+            );
+        }
+        assert_eq!(
+            AnswerLimit::bulk(1024),
+            AnswerLimit((1 << 20) + 1024 * 2048)
+        );
+        assert_eq!(AnswerLimit::bulk(1024).to_string(), "3.0 MiB");
     }
 
     #[test]

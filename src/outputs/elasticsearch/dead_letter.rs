@@ -35,9 +35,8 @@ impl DeadLetterFile {
     /// The dead-letter file of output `output` under `data_dir` (created on first use).
     pub fn new(data_dir: &Path, output: &str) -> DeadLetterFile {
         DeadLetterFile {
-            path: data_dir
-                .join("dead-letter")
-                .join(format!("{output}.ndjson")),
+            // One file per output name, however alike two names look, and never outside the folder.
+            path: crate::component::file_for(&data_dir.join("dead-letter"), output, ".ndjson"),
             file: None,
             output: output.to_string(),
         }

@@ -3,31 +3,42 @@
 //! A batch is encoded once. Requests are cut from it by `bulk_max_size`/`bulk_max_bytes` and sent gzip
 //! compressed. The per-item results decide each event's fate: stored (or a 409 on `create`: already
 //! there), retried later (429, 5xx: only those items are sent again), or refused for good (mapping or
-//! parse errors: written to the dead-letter file with the reason, counted, logged). The batch is settled
+//! parse errors: written to the dead-letter file with the reason, counted, logged); an answer without
+//! exactly one result per item sent decides nothing and is sent again. The batch is settled
 //! only when no item is left to retry, so the input's checkpoint never passes an event that is neither
 //! stored nor recorded as refused. Every event has a deterministic `_id`, so a resend after a crash or a
 //! retried request overwrites instead of duplicating.
+//!
+//! What a whole-request answer means (its status and body) is decided in [`policy`]; cutting requests
+//! is in [`chunking`], recording refused events in `refused`; this module does the bookkeeping.
 
 pub mod bulk;
+pub mod chunking;
 pub mod client;
 pub mod config;
 pub mod dead_letter;
 pub mod index;
+pub mod policy;
+mod refused;
 pub mod search;
 pub mod setup;
 
 use super::runner::Backoff;
 use crate::component::OutputKind;
 use super::{Batch, Batching, BoxFuture, Output, OutputError, SendOutcome};
-use crate::observe::metrics::{self, Counter};
+use crate::observe::component::{ComponentMetrics, Kind, Stage};
+use crate::observe::metrics::Counter;
+use crate::observe::throttle::LogThrottle;
 use bulk::{Encoded, ItemOutcome, encode_item};
 use chrono::Utc;
-use client::{Cluster, InfoError, ServerInfo};
+use chunking::Limits;
+use client::{Answer, AnswerLimit, Cluster, InfoError, ServerInfo};
 use config::{BulkAction, Compression, ElasticsearchConfig};
-use dead_letter::{DeadLetter, DeadLetterFile};
+use dead_letter::DeadLetterFile;
 use index::{DateCache, IndexTemplate};
+use policy::Verdict;
+use refused::Refusal;
 use std::collections::VecDeque;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -54,23 +65,62 @@ struct Shared {
     action: BulkAction,
     compression: Compression,
     level: u32,
-    bulk_max_size: usize,
-    bulk_max_bytes: usize,
+    limits: Limits,
     bulk_path: String,
     info: tokio::sync::OnceCell<ServerInfo>,
     dead_letters: Mutex<DeadLetterFile>,
     dead_letter_index: Option<String>,
     counters: Counters,
+    /// Malformed `_bulk` answers are logged at most this often (every retry may get one).
+    malformed_answers_log: LogThrottle,
     batching: Batching,
     backoff: Backoff,
 }
 
 /// A batch being delivered: which items are still to send, across retries of the same batch.
 struct Pending {
-    key: (usize, usize),
+    /// The batch's id ([`Batch::id`]): a batch with another id is a new batch.
+    batch_id: u64,
     encoded: Encoded,
     remaining: Vec<usize>,
     rejected: usize,
+}
+
+/// What the requests of one attempt at a batch came to: which items to send again, which were
+/// refused for good, and the whole-request failure that stopped the attempt, if any.
+#[derive(Default)]
+struct Attempt {
+    retry: Vec<usize>,
+    refused: Vec<Refusal>,
+    failure: Option<OutputError>,
+    item_retry_statuses: Vec<u16>,
+}
+
+impl Attempt {
+    /// A whole request failed: its items are sent again, and so are the requests not sent yet.
+    fn fail(&mut self, error: OutputError, chunk: Vec<usize>) {
+        self.failure.get_or_insert(error);
+        self.retry.extend(chunk);
+    }
+
+    /// Leaves in `pending` what is still to send; an error when anything is.
+    fn finish(mut self, pending: &mut Pending) -> Result<(), OutputError> {
+        self.retry.sort_unstable();
+        pending.remaining = self.retry;
+        if let Some(f) = self.failure {
+            return Err(f);
+        }
+        if !pending.remaining.is_empty() {
+            self.item_retry_statuses.sort_unstable();
+            self.item_retry_statuses.dedup();
+            return Err(OutputError::Retryable(format!(
+                "{} documents were turned away for now (HTTP {:?}); only those are sent again",
+                pending.remaining.len(),
+                self.item_retry_statuses
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// One worker of an Elasticsearch output (an output has `workers` of them, each with a request in flight).
@@ -92,7 +142,7 @@ pub fn build_workers(
         .index_template()
         .map_err(|e| anyhow::anyhow!("output `{name}`: {e}"))?;
     let cluster = Cluster::new(cfg).map_err(|e| anyhow::anyhow!("output `{name}`: {e:#}"))?;
-    let label = [("output", name)];
+    let m = ComponentMetrics::new(Kind::Output, name, "elasticsearch");
     // Only errors and statuses come back: a response for 1,600 stored documents stays a few KiB.
     let mut bulk_path = "/_bulk?filter_path=errors,items.*.error,items.*.status".to_string();
     if let Some(p) = &cfg.pipeline {
@@ -106,20 +156,24 @@ pub fn build_workers(
         action: cfg.effective_action(),
         compression: cfg.compression,
         level: cfg.compression_level,
-        bulk_max_size: cfg.bulk_max_size,
-        bulk_max_bytes: cfg.bulk_max_bytes.as_usize(),
+        limits: Limits {
+            max_items: cfg.bulk_max_size,
+            max_bytes: cfg.bulk_max_bytes.as_usize(),
+        },
         bulk_path,
         info: tokio::sync::OnceCell::new(),
         dead_letters: Mutex::new(DeadLetterFile::new(data_dir, name)),
         dead_letter_index: cfg.dead_letter_index.clone(),
         counters: Counters {
-            stored: metrics::counter("elasticsearch_documents_stored_total", &label),
-            duplicates: metrics::counter("elasticsearch_documents_duplicate_total", &label),
-            item_retries: metrics::counter("elasticsearch_item_retries_total", &label),
-            dead_letters: metrics::counter("elasticsearch_dead_letters_total", &label),
-            requests: metrics::counter("elasticsearch_bulk_requests_total", &label),
-            request_failures: metrics::counter("elasticsearch_bulk_request_failures_total", &label),
+            stored: m.counter("elasticsearch_documents_stored_total"),
+            duplicates: m.counter("elasticsearch_documents_duplicate_total"),
+            item_retries: m.counter("elasticsearch_item_retries_total"),
+            // Refused for good and written to the dead-letter file: not delivered, not by choice.
+            dead_letters: m.discarded(false),
+            requests: m.counter("elasticsearch_bulk_requests_total"),
+            request_failures: m.errors("request_failed", Stage::Sending),
         },
+        malformed_answers_log: LogThrottle::new(std::time::Duration::from_secs(10)),
         batching: Batching {
             max_events: cfg.bulk_max_size,
             max_wait: cfg.flush_interval.get(),
@@ -137,28 +191,6 @@ pub fn build_workers(
             spare: Vec::new(),
         })
         .collect())
-}
-
-/// The byte ranges of `items` in the encoded buffer, neighbours joined (a first send is one range).
-fn contiguous<'a>(
-    enc: &'a Encoded,
-    items: &'a [usize],
-) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
-    let mut pending: Option<std::ops::Range<usize>> = None;
-    let mut it = items.iter().map(|&i| enc.items[i].range.clone());
-    std::iter::from_fn(move || {
-        loop {
-            match (it.next(), pending.take()) {
-                (Some(r), None) => pending = Some(r),
-                (Some(r), Some(p)) if p.end == r.start => pending = Some(p.start..r.end),
-                (Some(r), Some(p)) => {
-                    pending = Some(r);
-                    return Some(p);
-                }
-                (None, p) => return p,
-            }
-        }
-    })
 }
 
 /// Percent-encodes a query parameter value (everything but RFC 3986's unreserved characters).
@@ -216,6 +248,7 @@ impl ElasticsearchOutput {
                 missing.push((ordinal, m.0));
                 continue;
             }
+            // Events of a batch mostly share their index: one shared name for a run of them.
             let index = match &last {
                 Some(l) if **l == *name => Arc::clone(l),
                 _ => {
@@ -234,152 +267,23 @@ impl ElasticsearchOutput {
             );
         }
         if !missing.is_empty() {
-            let reasons: Vec<String> = missing
-                .iter()
-                .map(|(_, f)| format!("the event has no field `{f}`, which the index name needs"))
-                .collect();
-            let letters: Vec<DeadLetter<'_>> = missing
-                .iter()
-                .zip(&reasons)
-                .filter_map(|((ordinal, _), reason)| {
-                    Some(DeadLetter {
-                        index: "",
-                        id: None,
-                        status: 0,
-                        kind: "index_name_missing_field",
-                        reason,
-                        event: batch.get(*ordinal)?,
-                    })
-                })
-                .collect();
-            self.record_dead_letters(&letters)?;
+            refused::record_missing_fields(&shared, batch, &missing)?;
         }
         Ok(Pending {
-            key: batch.key(),
+            batch_id: batch.id(),
             remaining: (0..encoded.items.len()).collect(),
             encoded,
             rejected: missing.len(),
         })
     }
 
-    fn record_dead_letters(&self, letters: &[DeadLetter<'_>]) -> Result<(), OutputError> {
-        if letters.is_empty() {
-            return Ok(());
-        }
-        let shared = &self.shared;
-        let mut file = shared
-            .dead_letters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        file.write(letters).map_err(|e| {
-            OutputError::Retryable(format!(
-                "cannot write the dead-letter file {}: {e}; the refused events stay in the queue",
-                file.path().display()
-            ))
-        })?;
-        shared.counters.dead_letters.add(letters.len() as u64);
-        for l in letters.iter().take(3) {
-            tracing::warn!(output = %shared.name, index = l.index, id = ?l.id, status = l.status, error = l.kind, "event refused: {}; recorded in {}", l.reason, file.path().display());
-        }
-        if letters.len() > 3 {
-            tracing::warn!(output = %shared.name, count = letters.len() - 3, "more events refused; see {}", file.path().display());
-        }
-        Ok(())
-    }
-
-    /// Also indexes the dead letters into `dead_letter_index` (the event as text, so the mapping
-    /// conflict that refused it cannot happen again). Best effort: the file already has them.
-    async fn index_dead_letters(&self, letters: &[DeadLetter<'_>]) {
-        let Some(dli) = &self.shared.dead_letter_index else {
-            return;
-        };
-        let mut body = Vec::new();
-        {
-            let file = self
-                .shared
-                .dead_letters
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            for l in letters {
-                body.extend_from_slice(b"{\"index\":{\"_index\":");
-                crate::util::json_write::write_str(&mut body, dli);
-                body.extend_from_slice(b"}}\n");
-                body.extend(file.record(l, true));
-                body.push(b'\n');
-            }
-        }
-        match self
-            .shared
-            .cluster
-            .request(
-                reqwest::Method::POST,
-                "/_bulk",
-                Some((body, "application/x-ndjson", false)),
-            )
-            .await
-        {
-            Ok(a) if a.status == 200 => {}
-            Ok(a) => {
-                tracing::warn!(output = %self.shared.name, index = %dli, status = a.status, "cannot index dead letters: {}", client::excerpt(&a.body))
-            }
-            Err(e) => {
-                tracing::warn!(output = %self.shared.name, index = %dli, "cannot index dead letters: {e}")
-            }
-        }
-    }
-
-    fn body(&self, enc: &Encoded, items: &[usize]) -> (Vec<u8>, bool) {
-        let shared = &self.shared;
-        let raw: usize = items.iter().map(|&i| enc.items[i].range.len()).sum();
-        match shared.compression {
-            Compression::None => {
-                let mut out = Vec::with_capacity(raw);
-                for range in contiguous(enc, items) {
-                    out.extend_from_slice(&enc.buf[range]);
-                }
-                (out, false)
-            }
-            Compression::Gzip => {
-                let mut gz = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(raw / 4),
-                    flate2::Compression::new(shared.level),
-                );
-                for range in contiguous(enc, items) {
-                    // Writing to a Vec cannot fail.
-                    let _ = gz.write_all(&enc.buf[range]);
-                }
-                (gz.finish().unwrap_or_default(), true)
-            }
-        }
-    }
-
-    /// Cuts the remaining items into requests no larger than the limits.
-    fn chunks(&self, enc: &Encoded, remaining: &[usize]) -> VecDeque<Vec<usize>> {
-        let mut out = VecDeque::new();
-        let mut cur = Vec::new();
-        let mut bytes = 0;
-        for &i in remaining {
-            let len = enc.items[i].range.len();
-            if !cur.is_empty()
-                && (cur.len() >= self.shared.bulk_max_size
-                    || bytes + len > self.shared.bulk_max_bytes)
-            {
-                out.push_back(std::mem::take(&mut cur));
-                bytes = 0;
-            }
-            cur.push(i);
-            bytes += len;
-        }
-        if !cur.is_empty() {
-            out.push_back(cur);
-        }
-        out
-    }
-
     async fn deliver(&mut self, batch: &Batch) -> Result<SendOutcome, OutputError> {
         let info = self.server_info().await?;
-        let key = batch.key();
-        if self.pending.as_ref().is_none_or(|p| p.key != key) {
+        if self
+            .pending
+            .as_ref()
+            .is_none_or(|p| p.batch_id != batch.id())
+        {
             self.pending = None;
             let p = self.prepare(batch, &info)?;
             self.pending = Some(p);
@@ -387,170 +291,177 @@ impl ElasticsearchOutput {
         let Some(mut pending) = self.pending.take() else {
             return Err(OutputError::Retryable("no batch is being delivered".into()));
         };
-        let result = self.send_remaining(batch, &mut pending).await;
-        if result.is_ok() {
-            self.spare = std::mem::take(&mut pending.encoded.buf);
-        }
+        let result = self.shared.send_remaining(batch, &mut pending).await;
         match result {
-            Ok(()) => Ok(if pending.rejected > 0 {
-                SendOutcome::Rejected
-            } else {
-                SendOutcome::Delivered
-            }),
+            Ok(()) => {
+                self.spare = std::mem::take(&mut pending.encoded.buf);
+                Ok(if pending.rejected > 0 {
+                    SendOutcome::Rejected
+                } else {
+                    SendOutcome::Delivered
+                })
+            }
             Err(e) => {
                 self.pending = Some(pending);
                 Err(e)
             }
         }
     }
+}
 
+impl Shared {
+    /// Sends the items of `pending` not stored yet, request by request, and records what the server
+    /// refused for good. `pending.remaining` is left with the items to send again.
     async fn send_remaining(
-        &mut self,
+        &self,
         batch: &Batch,
         pending: &mut Pending,
     ) -> Result<(), OutputError> {
-        let shared = Arc::clone(&self.shared);
-        let c = &shared.counters;
-        let mut queue = self.chunks(&pending.encoded, &pending.remaining);
-        let mut retry: Vec<usize> = Vec::new();
-        let mut refused: Vec<(usize, u16, String, String)> = Vec::new();
-        let mut failure: Option<OutputError> = None;
-        let mut item_retry_statuses = Vec::new();
+        let mut queue = chunking::chunks(&pending.encoded, &pending.remaining, self.limits);
+        let mut attempt = Attempt::default();
         while let Some(chunk) = queue.pop_front() {
-            if failure.is_some() {
-                retry.extend(chunk);
+            if attempt.failure.is_some() {
+                // Once a whole request failed, the others wait for the next attempt too.
+                attempt.retry.extend(chunk);
                 continue;
             }
-            let (body, gzip) = self.body(&pending.encoded, &chunk);
-            c.requests.inc();
-            let answer = match shared
-                .cluster
-                .request(
-                    reqwest::Method::POST,
-                    &shared.bulk_path,
-                    Some((body, "application/x-ndjson", gzip)),
-                )
-                .await
-            {
-                Ok(a) => a,
+            match self.send_chunk(&pending.encoded, &chunk).await {
+                Ok((answer, verdict)) => {
+                    self.settle_chunk(&answer, verdict, chunk, &mut queue, &mut attempt)
+                }
                 Err(e) => {
-                    c.request_failures.inc();
-                    failure = Some(OutputError::Retryable(e.to_string()));
-                    retry.extend(chunk);
-                    continue;
-                }
-            };
-            match answer.status {
-                200 => match bulk::parse_response(&answer.body, chunk.len(), shared.action) {
-                    Ok(None) => c.stored.add(chunk.len() as u64),
-                    Ok(Some(outcomes)) => {
-                        for (&i, outcome) in chunk.iter().zip(outcomes) {
-                            match outcome {
-                                ItemOutcome::Stored { duplicate } => {
-                                    c.stored.inc();
-                                    if duplicate {
-                                        c.duplicates.inc();
-                                    }
-                                }
-                                ItemOutcome::Retry { status } => {
-                                    c.item_retries.inc();
-                                    item_retry_statuses.push(status);
-                                    retry.push(i);
-                                }
-                                ItemOutcome::Rejected {
-                                    status,
-                                    kind,
-                                    reason,
-                                } => refused.push((i, status, kind, reason)),
-                            }
-                        }
-                    }
-                    Err(m) => {
-                        c.request_failures.inc();
-                        failure = Some(OutputError::Retryable(format!("{}: {m}", answer.host)));
-                        retry.extend(chunk);
-                    }
-                },
-                413 if chunk.len() > 1 => {
-                    // Too large for the server (http.max_content_length): halve and go on.
-                    let (a, b) = chunk.split_at(chunk.len() / 2);
-                    tracing::info!(output = %shared.name, documents = chunk.len(), "the server refused a request as too large (413); splitting it");
-                    queue.push_front(b.to_vec());
-                    queue.push_front(a.to_vec());
-                }
-                413 => refused.push((
-                    chunk[0],
-                    413,
-                    "request_entity_too_large".into(),
-                    "the document alone is larger than the server accepts (http.max_content_length)"
-                        .into(),
-                )),
-                401 | 403 => {
-                    c.request_failures.inc();
-                    failure = Some(OutputError::Fatal(shared.cluster.auth_failure(&answer)));
-                    retry.extend(chunk);
-                }
-                s @ (408 | 429 | 500..=599) => {
-                    c.request_failures.inc();
-                    failure = Some(OutputError::Retryable(format!(
-                        "{} answered _bulk with HTTP {s}: {}",
-                        answer.host,
-                        client::excerpt(&answer.body)
-                    )));
-                    retry.extend(chunk);
-                }
-                s => {
-                    c.request_failures.inc();
-                    failure = Some(OutputError::Fatal(format!(
-                        "{} answered _bulk with HTTP {s}: {}",
-                        answer.host,
-                        client::excerpt(&answer.body)
-                    )));
-                    retry.extend(chunk);
+                    self.counters.request_failures.inc();
+                    attempt.fail(OutputError::Retryable(e.to_string()), chunk);
                 }
             }
         }
-        if !refused.is_empty() {
-            let letters: Vec<DeadLetter<'_>> = refused
-                .iter()
-                .filter_map(|(i, status, kind, reason)| {
-                    let item = &pending.encoded.items[*i];
-                    Some(DeadLetter {
-                        index: &item.index,
-                        id: item.id.as_deref(),
-                        status: *status,
-                        kind,
-                        reason,
-                        event: batch.get(item.ordinal)?,
-                    })
-                })
-                .collect();
-            match self.record_dead_letters(&letters) {
+        let refusals = std::mem::take(&mut attempt.refused);
+        if !refusals.is_empty() {
+            let letters = refused::letters(&refusals, &pending.encoded, batch);
+            match refused::record(self, &letters) {
                 Ok(()) => {
                     pending.rejected += letters.len();
-                    self.index_dead_letters(&letters).await;
+                    refused::index(self, &letters).await;
                 }
                 Err(e) => {
-                    retry.extend(refused.iter().map(|r| r.0));
-                    failure.get_or_insert(e);
+                    attempt.retry.extend(refusals.iter().map(|r| r.item));
+                    attempt.failure.get_or_insert(e);
                 }
             }
         }
-        retry.sort_unstable();
-        pending.remaining = retry;
-        if let Some(f) = failure {
-            return Err(f);
+        attempt.finish(pending)
+    }
+
+    /// Sends one request and judges its answer (the host too: set aside or up).
+    async fn send_chunk(
+        &self,
+        enc: &Encoded,
+        chunk: &[usize],
+    ) -> Result<(Answer, Verdict), client::TransportError> {
+        let (body, gzip) = chunking::request_body(enc, chunk, self.compression, self.level);
+        self.counters.requests.inc();
+        let answer = self
+            .cluster
+            .send(
+                reqwest::Method::POST,
+                &self.bulk_path,
+                Some((body, "application/x-ndjson", gzip)),
+                AnswerLimit::bulk(chunk.len()),
+            )
+            .await?;
+        let verdict = policy::bulk_verdict(answer.status, &answer.body, chunk.len(), self.action);
+        self.cluster
+            .host_answered(&answer, verdict.sets_host_aside());
+        Ok((answer, verdict))
+    }
+
+    /// Does what the verdict on one request says: counts stored items, keeps the others for a retry
+    /// or the dead-letter file, or splits the request.
+    fn settle_chunk(
+        &self,
+        answer: &Answer,
+        verdict: Verdict,
+        chunk: Vec<usize>,
+        queue: &mut VecDeque<Vec<usize>>,
+        attempt: &mut Attempt,
+    ) {
+        let c = &self.counters;
+        match verdict {
+            Verdict::AllStored => c.stored.add(chunk.len() as u64),
+            Verdict::Items(outcomes) => self.settle_items(&chunk, outcomes, attempt),
+            Verdict::Split => {
+                let (a, b) = chunk.split_at(chunk.len() / 2);
+                tracing::info!(output = %self.name, documents = chunk.len(), "the server refused a request as too large (413); splitting it");
+                queue.push_front(b.to_vec());
+                queue.push_front(a.to_vec());
+            }
+            Verdict::DeadLetter {
+                status,
+                kind,
+                reason,
+            } => attempt.refused.extend(chunk.iter().map(|&item| Refusal {
+                item,
+                status,
+                kind: kind.into(),
+                reason: reason.into(),
+            })),
+            Verdict::Malformed { reason } => {
+                c.request_failures.inc();
+                if let Some(held_back) = self.malformed_answers_log.admit() {
+                    tracing::warn!(output = %self.name, host = %answer.host, documents = chunk.len(), held_back, "a _bulk answer (HTTP 200) is not one result per document sent: {reason}; none of them counts as stored, they are sent again; the answer begins: {}", client::excerpt(&answer.body));
+                }
+                let message = format!(
+                    "{} answered _bulk with HTTP 200, but {reason}; the documents are sent again",
+                    answer.host
+                );
+                attempt.fail(OutputError::Retryable(message), chunk);
+            }
+            Verdict::Retry { reason, .. } => {
+                c.request_failures.inc();
+                let message = format!("{} {reason}", answer.host);
+                attempt.fail(OutputError::Retryable(message), chunk);
+            }
+            Verdict::CredentialsRefused => {
+                c.request_failures.inc();
+                let message = self.cluster.auth_failure(answer);
+                attempt.fail(OutputError::Fatal(message), chunk);
+            }
+            Verdict::Fatal { reason } => {
+                c.request_failures.inc();
+                let message = format!("{} {reason}", answer.host);
+                attempt.fail(OutputError::Fatal(message), chunk);
+            }
         }
-        if !pending.remaining.is_empty() {
-            item_retry_statuses.sort_unstable();
-            item_retry_statuses.dedup();
-            return Err(OutputError::Retryable(format!(
-                "{} documents were turned away for now (HTTP {:?}); only those are sent again",
-                pending.remaining.len(),
-                item_retry_statuses
-            )));
+    }
+
+    /// Counts the items stored and keeps the others, one outcome per item of `chunk`.
+    fn settle_items(&self, chunk: &[usize], outcomes: Vec<ItemOutcome>, attempt: &mut Attempt) {
+        let c = &self.counters;
+        for (&item, outcome) in chunk.iter().zip(outcomes) {
+            match outcome {
+                ItemOutcome::Stored { duplicate } => {
+                    c.stored.inc();
+                    if duplicate {
+                        c.duplicates.inc();
+                    }
+                }
+                ItemOutcome::Retry { status } => {
+                    c.item_retries.inc();
+                    attempt.item_retry_statuses.push(status);
+                    attempt.retry.push(item);
+                }
+                ItemOutcome::Rejected {
+                    status,
+                    kind,
+                    reason,
+                } => attempt.refused.push(Refusal {
+                    item,
+                    status,
+                    kind,
+                    reason,
+                }),
+            }
         }
-        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 //! `_shard_doc`), so any number of hits comes back, each exactly once, beyond the 10,000 that
 //! `from`/`size` can reach.
 
-use super::client::{Cluster, Distribution, ServerInfo, excerpt};
+use super::client::{AnswerLimit, Cluster, Distribution, ServerInfo, excerpt};
 use super::config::ElasticsearchConfig;
 use serde_json::{Value, json};
 
@@ -86,7 +86,7 @@ async fn open_pit(cluster: &Cluster, info: &ServerInfo, index: &str) -> anyhow::
         Distribution::OpenSearch => format!("/{index}/_search/point_in_time?keep_alive=2m"),
     };
     let a = cluster
-        .request(reqwest::Method::POST, &path, None)
+        .request(reqwest::Method::POST, &path, None, AnswerLimit::SMALL)
         .await
         .map_err(|e| anyhow::anyhow!("opening a point in time: {e}"))?;
     let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
@@ -119,6 +119,7 @@ async fn close_pit(cluster: &Cluster, pit: Pit) {
             reqwest::Method::DELETE,
             path,
             Some((body, "application/json", false)),
+            AnswerLimit::SMALL,
         )
         .await;
 }
@@ -172,6 +173,7 @@ pub async fn search(
                     reqwest::Method::POST,
                     &path,
                     Some((serde_json::to_vec(&body)?, "application/json", false)),
+                    AnswerLimit::SEARCH_PAGE,
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("searching: {e}"))?;

@@ -2,7 +2,7 @@
 //! a lifecycle policy where the server has one (ILM on Elasticsearch, ISM on OpenSearch). Idempotent:
 //! running it again reports "unchanged".
 
-use super::client::{Cluster, Distribution, ServerInfo, excerpt};
+use super::client::{AnswerLimit, Cluster, Distribution, ServerInfo, excerpt};
 use super::config::ElasticsearchConfig;
 use serde_json::{Value, json};
 
@@ -191,6 +191,7 @@ pub async fn setup(cfg: &ElasticsearchConfig, name: &str) -> anyhow::Result<Repo
                 reqwest::Method::PUT,
                 &path,
                 Some((serde_json::to_vec(&body)?, "application/json", false)),
+                AnswerLimit::SMALL,
             )
             .await
             .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
@@ -228,7 +229,7 @@ pub async fn setup(cfg: &ElasticsearchConfig, name: &str) -> anyhow::Result<Repo
     };
     let wanted = template_body(cfg, &info, lifecycle);
     let existing = cluster
-        .request(reqwest::Method::GET, &path, None)
+        .request(reqwest::Method::GET, &path, None, AnswerLimit::SMALL)
         .await
         .map_err(|e| anyhow::anyhow!("reading the index template: {e}"))?;
     if existing.status == 200
@@ -247,6 +248,7 @@ pub async fn setup(cfg: &ElasticsearchConfig, name: &str) -> anyhow::Result<Repo
             reqwest::Method::PUT,
             &path,
             Some((serde_json::to_vec(&wanted)?, "application/json", false)),
+            AnswerLimit::SMALL,
         )
         .await
         .map_err(|e| anyhow::anyhow!("installing the index template: {e}"))?;

@@ -212,9 +212,21 @@ pub struct DiskWriter {
 #[derive(Debug)]
 pub struct Full;
 
-/// The cursor file of an output.
+/// The cursor file of an output: `cursors/<file_stem(name)>.json`, one file per name however alike two
+/// names look, and never outside the queue folder.
 pub fn cursor_path(dir: &Path, output: &str) -> PathBuf {
-    dir.join("cursors").join(format!("{output}.json"))
+    crate::component::file_for(&dir.join("cursors"), output, ".json")
+}
+
+/// Where earlier versions kept the cursor of an output whose name is not a plain file name
+/// (`cursors/<name>.json`, the name as written), when that is a file inside the cursor folder.
+pub fn legacy_cursor_path(dir: &Path, output: &str) -> Option<PathBuf> {
+    let plain = output
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !output.starts_with('.');
+    let path = dir.join("cursors").join(format!("{output}.json"));
+    (plain && path != cursor_path(dir, output)).then_some(path)
 }
 
 /// The lock file held by the running agent, so repair tools do not touch a live queue.
@@ -334,6 +346,22 @@ impl DiskWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursor_files_stay_in_the_queue_folder_and_old_names_are_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        for name in ["../../escaped", "a/b", "..", "es.main"] {
+            let p = cursor_path(dir, name);
+            assert_eq!(p.parent(), Some(dir.join("cursors").as_path()), "{name}");
+        }
+        assert_ne!(cursor_path(dir, "es.main"), cursor_path(dir, "es_main"));
+        // A cursor an earlier version wrote under the name as written is taken over.
+        std::fs::create_dir_all(dir.join("cursors")).unwrap();
+        std::fs::write(dir.join("cursors/es.main.json"), "{\"acked\": 5}\n").unwrap();
+        assert_eq!(read_cursor(dir, "es.main"), Some(5));
+        assert_eq!(legacy_cursor_path(dir, "../x"), None);
+    }
     use proptest::prelude::*;
     use std::time::Duration;
 

@@ -50,9 +50,19 @@ enum CursorFile {
 /// Reads an output's cursor (the first unacknowledged sequence number); `None` when there is none or it
 /// is damaged.
 pub fn read_cursor(dir: &Path, output: &str) -> Option<u64> {
-    match load_cursor(&cursor_path(dir, output)) {
+    match load_cursor_or_legacy(dir, output).0 {
         CursorFile::Acked(n) => Some(n),
         CursorFile::Missing | CursorFile::Damaged(_) => None,
+    }
+}
+
+/// The cursor of `output`, from its file or, when it has none yet, from where earlier versions kept it
+/// (taken over: the next save writes the new file); with the path it came from.
+fn load_cursor_or_legacy(dir: &Path, output: &str) -> (CursorFile, PathBuf) {
+    let path = cursor_path(dir, output);
+    match (load_cursor(&path), super::legacy_cursor_path(dir, output)) {
+        (CursorFile::Missing, Some(old)) => (load_cursor(&old), old),
+        (found, _) => (found, path),
     }
 }
 
@@ -255,8 +265,8 @@ fn index_records(
 /// still on disk, which outputs make harmless, rather than skip records or stop the queue.
 fn starting_cursor(state: &State, dir: &Path, name: &str) -> Result<u64, u64> {
     let oldest = state.index.keys().next().copied().unwrap_or(state.next_seq);
-    let path = cursor_path(dir, name);
-    let problem = match load_cursor(&path) {
+    let (found, path) = load_cursor_or_legacy(dir, name);
+    let problem = match found {
         CursorFile::Missing => return Ok(oldest),
         CursorFile::Acked(n) if n <= state.next_seq => return Ok(n),
         CursorFile::Acked(n) => format!(
