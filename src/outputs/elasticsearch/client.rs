@@ -582,7 +582,9 @@ mod tests {
                     let head = String::from_utf8_lossy(&head).into_owned();
                     if head.starts_with("GET /small ") {
                         let _ = conn.write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
+                            // One request per connection: the client must not reuse one this thread
+                            // is about to close.
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
                         );
                     } else if head.starts_with("GET /announced ") {
                         let _ = conn
