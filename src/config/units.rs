@@ -4,10 +4,30 @@ use serde::{Deserialize, Deserializer};
 use std::fmt;
 
 /// A duration written as `250ms`, `10s`, `5m`, `2h`, `1d`, or combined (`1h30m`). A bare number means seconds.
+/// At most [`HumanDuration::MAX_SECS`] (100 years): every duration is added to clocks and timers, where a
+/// longer one would overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct HumanDuration(pub std::time::Duration);
 
 impl HumanDuration {
+    /// The longest duration accepted, in seconds: 100 years of 365.25 days.
+    pub const MAX_SECS: f64 = 100.0 * 365.25 * 86400.0;
+
+    /// From a number of seconds, refused when negative, not finite or longer than [`Self::MAX_SECS`].
+    fn from_secs_checked(secs: f64, text: &str) -> Result<HumanDuration, String> {
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!(
+                "{text:?} is not a duration: write a number with a unit, like 500ms, 10s, 5m, 2h or 1d"
+            ));
+        }
+        if secs > Self::MAX_SECS {
+            return Err(format!(
+                "{text:?} is too long a duration: the longest accepted is 100 years (36525d)"
+            ));
+        }
+        Ok(HumanDuration(std::time::Duration::from_secs_f64(secs)))
+    }
+
     /// From whole seconds.
     pub const fn secs(s: u64) -> HumanDuration {
         HumanDuration(std::time::Duration::from_secs(s))
@@ -33,13 +53,9 @@ impl HumanDuration {
             return Err(bad());
         }
         if let Ok(secs) = t.parse::<f64>() {
-            return if secs.is_finite() && secs >= 0.0 {
-                Ok(HumanDuration(std::time::Duration::from_secs_f64(secs)))
-            } else {
-                Err(bad())
-            };
+            return Self::from_secs_checked(secs, text);
         }
-        let mut total = std::time::Duration::ZERO;
+        let mut total = 0.0f64;
         let mut rest = t;
         while !rest.is_empty() {
             let num_len = rest
@@ -66,9 +82,9 @@ impl HumanDuration {
                 "w" => 7.0 * 86400.0,
                 _ => return Err(bad()),
             };
-            total += std::time::Duration::from_secs_f64(value * factor);
+            total += value * factor;
         }
-        Ok(HumanDuration(total))
+        Self::from_secs_checked(total, text)
     }
 }
 
@@ -82,12 +98,8 @@ impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = NumberOrText::deserialize(d)?;
         match raw {
-            NumberOrText::Number(n) if n >= 0.0 && n.is_finite() => {
-                Ok(HumanDuration(std::time::Duration::from_secs_f64(n)))
-            }
-            NumberOrText::Number(n) => Err(serde::de::Error::custom(format!(
-                "{n} is not a valid duration"
-            ))),
+            NumberOrText::Number(n) => HumanDuration::from_secs_checked(n, &n.to_string())
+                .map_err(serde::de::Error::custom),
             NumberOrText::Text(t) => HumanDuration::parse(&t).map_err(serde::de::Error::custom),
         }
     }
@@ -222,6 +234,29 @@ mod tests {
                 .contains("not a duration")
         );
         assert!(HumanDuration::parse("m5").is_err());
+    }
+
+    #[test]
+    fn durations_too_long_for_a_clock_are_refused() {
+        for text in [
+            "18446744073709551615s",
+            "10000000000000000000s",
+            "18446744073709551615",
+            "36526d",
+            "36525d1s",
+        ] {
+            let err = HumanDuration::parse(text).unwrap_err();
+            assert!(
+                err.contains("the longest accepted is 100 years"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!(
+            HumanDuration::parse("36525d").unwrap().get().as_secs(),
+            36525 * 86400
+        );
+        let via_number: Result<HumanDuration, _> = serde_json::from_str::<HumanDuration>("1e19");
+        assert!(via_number.unwrap_err().to_string().contains("100 years"));
     }
 
     #[test]
