@@ -33,3 +33,26 @@ fn durations_too_long_for_a_clock_are_refused_by_check() {
         );
     }
 }
+
+#[test]
+fn nested_aliases_are_refused_by_check_at_once() {
+    let sb = Sandbox::new();
+    // The "billion laughs": nine levels, each ten aliases of the one before.
+    let mut top =
+        String::from("x-laughs:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..=9 {
+        let items = vec![format!("*l{}", level - 1); 10].join(", ");
+        top.push_str(&format!("  l{level}: &l{level} [{items}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let (code, text) = check(&sb, &top, "", &sb.file_output());
+    let took = started.elapsed();
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains(":8:47:")
+            && text.contains("aliases (`*name`) expand this document to more than"),
+        "{text}"
+    );
+    // Not a timing assertion on speed: a document that were expanded would take minutes and gigabytes.
+    assert!(took < common::WAIT, "check took {took:?}");
+}

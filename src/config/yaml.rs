@@ -153,6 +153,11 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// The most nodes aliases may add to a document. A configuration repeats a block a few times at most; a
+/// document whose aliases nest (each repeating the one before ten times, nine levels deep) would otherwise
+/// grow to billions of nodes and take the memory of the machine.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
 /// Looks environment variables up; a trait object so tests can supply their own.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -162,6 +167,7 @@ pub fn parse(text: &str, env: EnvLookup<'_>) -> Result<Node, Vec<YamlError>> {
     let mut builder = Builder {
         env,
         anchors: HashMap::new(),
+        alias_nodes: 0,
         errors: Vec::new(),
         stack: Vec::new(),
         root: None,
@@ -206,7 +212,10 @@ enum Open {
 
 struct Builder<'e> {
     env: EnvLookup<'e>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its number of nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes added by aliases so far.
+    alias_nodes: usize,
     errors: Vec<YamlError>,
     stack: Vec<Open>,
     root: Option<Node>,
@@ -252,7 +261,19 @@ impl Builder<'_> {
                 }
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
+                Some((node, size)) => {
+                    // Counted before the copy is made, so a runaway document stops here, at once.
+                    self.alias_nodes = self.alias_nodes.saturating_add(*size);
+                    if self.alias_nodes > MAX_ALIAS_NODES {
+                        self.errors.push(YamlError {
+                            mark,
+                            message: format!(
+                                "aliases (`*name`) expand this document to more than {MAX_ALIAS_NODES} \
+                                 nodes: write the repeated parts out, or nest fewer aliases"
+                            ),
+                        });
+                        return true;
+                    }
                     let mut copy = node.clone();
                     copy.mark = mark;
                     self.push(copy, 0);
@@ -271,7 +292,8 @@ impl Builder<'_> {
 
     fn push(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors
+                .insert(anchor, (node.clone(), count_nodes(&node)));
         }
         match self.stack.last_mut() {
             None => {
@@ -316,6 +338,18 @@ impl Builder<'_> {
                 text.to_string()
             }
         }
+    }
+}
+
+/// The number of nodes in a tree (a mapping entry counts its key and its value).
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Null | NodeKind::Scalar { .. } => 0,
+        NodeKind::Seq(items) => items.iter().map(count_nodes).sum(),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| count_nodes(k) + count_nodes(v))
+            .sum(),
     }
 }
 
@@ -423,6 +457,25 @@ mod tests {
         assert!(errs[0].message.contains("written twice"));
         let errs = parse("a: [1, 2\n", &env).unwrap_err();
         assert!(errs[0].message.contains("not valid YAML"));
+    }
+
+    #[test]
+    fn nested_aliases_stop_at_the_expansion_limit() {
+        // Nine levels, each ten aliases of the level before: 10^9 nodes if expanded.
+        let mut doc = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..=9 {
+            let prev = format!("*l{}", level - 1);
+            let items = [prev.as_str(); 10].join(", ");
+            doc.push_str(&format!("l{level}: &l{level} [{items}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let errs = parse(&doc, &env).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(
+            errs[0].message.contains("more than 100000 nodes"),
+            "{errs:?}"
+        );
+        assert_eq!(errs[0].mark.line, 5, "{errs:?}");
     }
 
     #[test]
