@@ -56,3 +56,102 @@ fn nested_aliases_are_refused_by_check_at_once() {
     // Not a timing assertion on speed: a document that were expanded would take minutes and gigabytes.
     assert!(took < common::WAIT, "check took {took:?}");
 }
+
+/// Every file below `dir`, as paths relative to it.
+fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn ids_that_look_like_paths_write_nothing_outside_the_data_folder() {
+    let sb = Sandbox::new();
+    // Unique names, so what this test looks for in the shared temporary folder is its own.
+    let tag = sb
+        .root
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace('.', "");
+    let output_id = format!("../../../escaped-out{tag}");
+    let input_id = format!("../../../escaped-in{tag}");
+    let log = sb.path("logs/app.log");
+    common::append_lines(&log, (0..10).map(|i| format!("line {i}")));
+    let cfg = sb.write_config(
+        "queue: { type: disk, max_size: 64MiB }\nshutdown_timeout: 20s\n",
+        &format!(
+            "  - type: file\n    id: \"{input_id}\"\n    paths: [\"{}\"]\n",
+            sb.path("logs/*.log").display()
+        ),
+        &format!(
+            "  - type: file\n    id: \"{output_id}\"\n    path: {}\n    filename: events.ndjson\n",
+            sb.out().display()
+        ),
+    );
+    let agent = common::Agent::start(&cfg);
+    common::wait_for_lines(&sb.out(), 10, &agent);
+    assert_eq!(agent.stop(), 0);
+    // Everything the agent wrote is in data/ or out/, and nothing anywhere up the tree has either id.
+    for f in files_below(sb.root.path()) {
+        let first = f
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            ["data", "out", "logs", "logward.yml", "logward.stderr.log"].contains(&first.as_str()),
+            "{} written outside data/",
+            f.display()
+        );
+    }
+    let mut up = sb.path("data/queue/cursors");
+    for _ in 0..5 {
+        for entry in std::fs::read_dir(&up).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(!name.starts_with("escaped-"), "{name} in {}", up.display());
+        }
+        if !up.pop() {
+            break;
+        }
+    }
+    let cursors = files_below(&sb.path("data/queue/cursors"));
+    assert_eq!(cursors.len(), 1, "{cursors:?}");
+    let registry = files_below(&sb.path("data/registry"));
+    assert_eq!(registry.len(), 1, "{registry:?}");
+    assert!(
+        !registry[0].to_string_lossy().contains(".."),
+        "{registry:?}"
+    );
+}
+
+#[test]
+fn a_file_output_name_with_a_folder_in_it_is_refused() {
+    let sb = Sandbox::new();
+    for name in ["../events.ndjson", "sub/events.ndjson", ".."] {
+        let (code, text) = check(
+            &sb,
+            "",
+            "",
+            &format!(
+                "  - type: file\n    path: {}\n    filename: \"{name}\"\n",
+                sb.out().display()
+            ),
+        );
+        assert_eq!(code, 2, "{name}: {text}");
+        assert!(text.contains("is not a plain file name"), "{name}: {text}");
+    }
+}

@@ -290,22 +290,40 @@ impl ProcessorSpec {
     }
 }
 
+/// Names Windows reserves in every folder, whatever the extension.
+const DEVICES: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+/// Whether `name`, joined to a folder, names a file in that folder and nowhere else, on every platform:
+/// not empty, not `.` or `..`, no `/`, `\`, `:` or NUL, no Windows device name, no trailing dot or space.
+/// Every name from a configuration or from disk that becomes a path goes through this or [`file_stem`]
+/// (which maps any name to one that passes).
+pub fn is_plain_file_name(name: &str) -> bool {
+    let device = name
+        .split('.')
+        .next()
+        .is_some_and(|base| DEVICES.contains(&base.to_ascii_lowercase().as_str()));
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', ':', '\0'])
+        && !name.ends_with(['.', ' '])
+        && !device
+}
+
 /// Turns a component's name into a file name that is safe on every platform and unique for every name:
 /// plain names (`a-z`, `0-9`, `-`, `_`, not a Windows device name) stay as they are; anything else is
 /// lowercased, its other characters replaced by `_`, and a hash of the exact name appended after a `.`,
 /// which plain names cannot contain. So `web.app` and `web_app`, or `App` and `app` (the same file on
 /// Windows), can never share a file, and `../x` never leaves its folder.
 pub fn file_stem(name: &str) -> String {
-    const DEVICES: &[&str] = &[
-        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-        "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
-    ];
-    let plain = !name.is_empty()
-        && name.len() <= 64
+    let plain = name.len() <= 64
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !DEVICES.contains(&name);
+        && is_plain_file_name(name);
     if plain {
         return name.to_string();
     }
@@ -321,6 +339,12 @@ pub fn file_stem(name: &str) -> String {
         })
         .take(48)
         .collect();
+    // Windows takes `con.anything` for the device too.
+    let readable = if DEVICES.contains(&readable.as_str()) {
+        format!("_{readable}")
+    } else {
+        readable
+    };
     format!(
         "{readable}.{:016x}",
         xxhash_rust::xxh3::xxh3_64(name.as_bytes())
@@ -361,5 +385,20 @@ mod tests {
             assert_eq!(s, &s.to_lowercase(), "case-insensitive file systems");
         }
         assert!(file_stem(&"x".repeat(500)).len() < 80);
+        for s in &stems {
+            assert!(is_plain_file_name(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn plain_file_names_stay_in_their_folder() {
+        for ok in ["logward.ndjson", "app-1_x", ".hidden", "a b"] {
+            assert!(is_plain_file_name(ok), "{ok}");
+        }
+        for bad in [
+            "", ".", "..", "../x", "a/b", "a\\b", "c:x", "nul", "CON.txt", "x.", "x ", "a\0b",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
     }
 }

@@ -290,6 +290,16 @@ impl Output for FileOutput {
 impl OutputConfig for FileOutputConfig {
     fn validate(&mut self, v: &mut Validator<'_>) {
         self.path = v.resolve(&self.path);
+        // The file and its rotations must stay in `path`: the folder is where the name goes.
+        if !crate::component::is_plain_file_name(&self.filename) {
+            v.error(
+                "filename",
+                format!(
+                    "{:?} is not a plain file name: write the folder in `path` and only the name here (no `/`, `\\`, `..`)",
+                    self.filename
+                ),
+            );
+        }
     }
 
     fn build(&self, ctx: &OutputBuild<'_>) -> anyhow::Result<Vec<Box<dyn Output>>> {

@@ -73,7 +73,7 @@ impl Cursor for WinlogCursor {
 /// The bookmark file of earlier versions: `registry/<id>.winlog.json` (the id as written, so only ids
 /// that name a file in that folder can have one).
 pub fn legacy(dir: &Path, id: &str) -> Vec<Legacy<Bookmarks>> {
-    if id.is_empty() || id.contains(['/', '\\', ':']) || id.starts_with('.') {
+    if !crate::component::is_plain_file_name(id) || id.starts_with('.') {
         return Vec::new();
     }
     vec![Legacy {
