@@ -155,3 +155,100 @@ fn a_file_output_name_with_a_folder_in_it_is_refused() {
         assert!(text.contains("is not a plain file name"), "{name}: {text}");
     }
 }
+
+/// A free local TCP port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `openssl` with `args` in `dir`; panics with its output when it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl command (package openssl) makes this test's certificates");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Kills the child when dropped.
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_self_signed_ca_used_as_the_server_certificate_is_explained() {
+    let sb = Sandbox::new();
+    let dir = sb.root.path();
+    // `req -x509` makes a self-signed CA certificate (basicConstraints CA:TRUE), as quick guides do.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+    );
+    let port = free_port();
+    let _server = KillOnDrop(
+        std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "s_server", "-quiet", "-www", "-cert", "ca.pem", "-key", "key.pem",
+            ])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server"),
+    );
+    assert!(
+        common::wait_until(common::WAIT, || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "openssl s_server did not listen on {port}"
+    );
+    let cfg = sb.write_config(
+        "",
+        &file_input("app", &sb.path("logs/*.log"), ""),
+        &common::es_output(
+            &[&format!("https://localhost:{port}")],
+            &format!("    tls: {{ ca: {} }}\n", dir.join("ca.pem").display()),
+        ),
+    );
+    let (code, out, err) = logward(&["setup", "-c", cfg.to_str().unwrap()]);
+    let text = format!("{out}{err}");
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("CaUsedAsEndEntity"), "{text}");
+    assert!(
+        text.contains("give the server a certificate signed by the CA"),
+        "{text}"
+    );
+}

@@ -511,7 +511,34 @@ fn describe(e: &reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         source = s.source();
     }
+    if let Some(hint) = tls_hint(&msg) {
+        msg.push_str(" — ");
+        msg.push_str(hint);
+    }
     msg
+}
+
+/// What to do about a certificate the TLS library refused, in the words of its configuration. The
+/// library names the problem (`CaUsedAsEndEntity`, `UnknownIssuer`, …) but not the fix.
+fn tls_hint(error: &str) -> Option<&'static str> {
+    if error.contains("CaUsedAsEndEntity") {
+        Some(
+            "the server presents a CA certificate (self-signed, `CA:TRUE`) as its own certificate, which TLS \
+             forbids even when that CA is in `tls.ca`: give the server a certificate signed by the CA \
+             (with its host name or IP in subjectAltName) and keep only the CA in `tls.ca`",
+        )
+    } else if error.contains("UnknownIssuer") {
+        Some(
+            "the server's certificate is not signed by a trusted CA: put the CA that signed it (PEM) in `tls.ca`",
+        )
+    } else if error.contains("NotValidForName") {
+        Some(
+            "the server's certificate does not name the host in `hosts`: use the name it was issued for, or \
+             issue it with this host name or IP in subjectAltName",
+        )
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
