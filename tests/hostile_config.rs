@@ -252,3 +252,44 @@ fn a_self_signed_ca_used_as_the_server_certificate_is_explained() {
         "{text}"
     );
 }
+
+#[test]
+fn check_never_prints_a_secret() {
+    let sb = Sandbox::new();
+    let env_secret = "env-S3cret-value-991";
+    let literal = "literal-S3cret-772";
+    let outputs = format!(
+        "  - type: elasticsearch\n    hosts: [\"http://127.0.0.1:9\"]\n    bulk_max_size: ${{LW_TEST_ES_PASSWORD}}\n    password: {literal}\n  - type: file\n    path: {}\n    api_key: \"{literal}\"\n",
+        sb.out().display()
+    );
+    let cfg = sb.write_config("", &file_input("app", &sb.path("logs/*.log"), ""), &outputs);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["check", "-c", cfg.to_str().unwrap()])
+        .env("LW_TEST_ES_PASSWORD", env_secret)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    // The three mistakes are reported, each where it is …
+    for at in [
+        ":11:20: elasticsearch output: expected usize",
+        ":12:15:",
+        ":15:5: file output: unknown field `api_key`",
+    ] {
+        assert!(text.contains(at), "missing {at:?} in:\n{text}");
+    }
+    // … and neither secret is shown, in the messages or on the quoted lines.
+    assert!(
+        !text.contains(env_secret) && !text.contains(literal),
+        "{text}"
+    );
+    assert!(
+        text.contains("password: ***") && text.contains("api_key: ***"),
+        "{text}"
+    );
+    assert!(text.contains("found string \"***\""), "{text}");
+}

@@ -32,6 +32,8 @@ pub struct ConfigErrors {
     pub text: String,
     /// The mistakes, in order of position.
     pub errors: Vec<ConfigError>,
+    /// Values never to show (passwords, keys, tokens).
+    pub secrets: super::secrets::Secrets,
 }
 
 impl fmt::Display for ConfigErrors {
@@ -43,13 +45,15 @@ impl fmt::Display for ConfigErrors {
             }
             match e.mark {
                 Some(m) => {
-                    writeln!(f, "{}:{}:{}: {}", self.source, m.line, m.col, e.message)?;
+                    let message = self.secrets.redact(&e.message);
+                    writeln!(f, "{}:{}:{}: {message}", self.source, m.line, m.col)?;
                     if let Some(line) = m.line.checked_sub(1).and_then(|i| lines.get(i)) {
+                        let line = self.secrets.redact_line(line);
                         writeln!(f, "  {:>4} | {line}", m.line)?;
                         writeln!(f, "       | {}^", " ".repeat(m.col.saturating_sub(1)))?;
                     }
                 }
-                None => writeln!(f, "{}: {}", self.source, e.message)?,
+                None => writeln!(f, "{}: {}", self.source, self.secrets.redact(&e.message))?,
             }
         }
         write!(f, "{} problem(s) in {}", self.errors.len(), self.source)
@@ -64,6 +68,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
         source: source.clone(),
         text: String::new(),
+        secrets: Default::default(),
         errors: vec![ConfigError {
             mark: None,
             message: format!(
@@ -87,12 +92,17 @@ pub fn load_str(
     base_dir: &Path,
     env: yaml::EnvLookup<'_>,
 ) -> Result<Config, ConfigErrors> {
+    let (root, mut secrets) = yaml::parse_with_secrets(text, env);
+    if let Ok(root) = &root {
+        secrets.collect_from(root);
+    }
     let fail = |errors: Vec<ConfigError>| ConfigErrors {
         source: source.to_string(),
         text: text.to_string(),
         errors,
+        secrets: secrets.clone(),
     };
-    let root = yaml::parse(text, env).map_err(|errs| {
+    let root = root.map_err(|errs| {
         fail(
             errs.into_iter()
                 .map(|e| ConfigError {
@@ -134,6 +144,7 @@ pub fn processors_from_node(
         Err(ConfigErrors {
             source: "<processors>".into(),
             text: String::new(),
+            secrets: Default::default(),
             errors: loader.errors,
         })
     }

@@ -6,6 +6,7 @@ pub use units::{ByteSize, HumanDuration};
 pub mod de;
 pub mod load;
 pub mod model;
+pub mod secrets;
 pub mod yaml;
 
 pub use load::{ConfigError, ConfigErrors, load_file, load_str};

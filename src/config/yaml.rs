@@ -164,7 +164,17 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// Parses a YAML document into a node tree. Every `${VAR}` / `${VAR:-default}` in a scalar is replaced
 /// (`$${` writes a literal `${`). Missing variables without a default are reported, all of them.
 pub fn parse(text: &str, env: EnvLookup<'_>) -> Result<Node, Vec<YamlError>> {
+    parse_with_secrets(text, env).0
+}
+
+/// [`parse`], and the values substituted from variables whose names say they are secret (passwords,
+/// keys, tokens), which messages must never show.
+pub fn parse_with_secrets(
+    text: &str,
+    env: EnvLookup<'_>,
+) -> (Result<Node, Vec<YamlError>>, super::secrets::Secrets) {
     let mut builder = Builder {
+        secrets: super::secrets::Secrets::default(),
         env,
         anchors: HashMap::new(),
         alias_nodes: 0,
@@ -186,23 +196,25 @@ pub fn parse(text: &str, env: EnvLookup<'_>) -> Result<Node, Vec<YamlError>> {
             }
             Err(e) => {
                 let m = e.marker();
-                return Err(vec![YamlError {
+                let error = YamlError {
                     mark: Mark {
                         line: m.line(),
                         col: m.col() + 1,
                     },
                     message: format!("this is not valid YAML: {}", e.info()),
-                }]);
+                };
+                return (Err(vec![error]), builder.secrets);
             }
         }
     }
     if !builder.errors.is_empty() {
-        return Err(builder.errors);
+        return (Err(builder.errors), builder.secrets);
     }
-    Ok(builder.root.unwrap_or(Node {
+    let root = builder.root.unwrap_or(Node {
         kind: NodeKind::Null,
         mark: Mark { line: 1, col: 1 },
-    }))
+    });
+    (Ok(root), builder.secrets)
 }
 
 enum Open {
@@ -211,6 +223,8 @@ enum Open {
 }
 
 struct Builder<'e> {
+    /// Values of secret variables substituted so far.
+    secrets: super::secrets::Secrets,
     env: EnvLookup<'e>,
     /// Each anchored node with its number of nodes.
     anchors: HashMap<usize, (Node, usize)>,
@@ -331,12 +345,38 @@ impl Builder<'_> {
         if !text.contains('$') {
             return text.to_string();
         }
+        self.note_secret_variables(text);
         match substitute_vars(text, self.env) {
             Ok(s) => s,
             Err(message) => {
                 self.errors.push(YamlError { mark, message });
                 text.to_string()
             }
+        }
+    }
+}
+
+impl Builder<'_> {
+    /// Remembers the values `${NAME}` / `${NAME:-default}` in `text` stand for, when NAME says it is
+    /// a secret.
+    fn note_secret_variables(&mut self, text: &str) {
+        let mut rest = text;
+        while let Some(pos) = rest.find("${") {
+            let body = &rest[pos + 2..];
+            let Some(end) = body.find('}') else { break };
+            let (name, default) = match body[..end].split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (&body[..end], None),
+            };
+            if super::secrets::is_secret_variable(name) {
+                if let Some(v) = (self.env)(name) {
+                    self.secrets.add(&v);
+                }
+                if let Some(d) = default {
+                    self.secrets.add(d);
+                }
+            }
+            rest = &body[end + 1..];
         }
     }
 }
