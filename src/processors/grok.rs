@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use crate::component::{ProcessorBuild, ProcessorConfig, ProcessorKind};
+use crate::observe::component::{ComponentMetrics, Kind, Stage};
 
 /// The `grok` processor type.
 pub const KIND: ProcessorKind = ProcessorKind::of::<GrokConfig>("grok", &[], "named regular expressions (the Logstash pattern library)");
@@ -45,6 +46,7 @@ fn default_failure_tags() -> Vec<String> {
 struct Compiled {
     pattern: grok::Pattern,
     captures: Vec<(String, FieldPath, Option<Conversion>)>,
+    limit: super::grok_limit::LimitProbe,
 }
 
 /// A built grok processor.
@@ -130,6 +132,8 @@ impl Grok {
             library.add_pattern(name.clone(), regex.clone());
         }
         let mut patterns = Vec::new();
+        let limit_hits = ComponentMetrics::new(Kind::Processor, ctx.scope, "grok")
+            .errors("match_limit", Stage::Processing);
         for text in &cfg.patterns {
             let pattern = library.compile(text, true).map_err(|e| match e {
                 grok::Error::DefinitionNotFound(name) => {
@@ -152,7 +156,12 @@ impl Grok {
                 };
                 captures.push((name.to_string(), path, conversion));
             }
-            patterns.push(Compiled { pattern, captures });
+            let limit = super::grok_limit::LimitProbe::new(text, &pattern, limit_hits.clone());
+            patterns.push(Compiled {
+                pattern,
+                captures,
+                limit,
+            });
         }
         Ok(Grok {
             field: FieldPath::parse(&cfg.field).map_err(|e| e.to_string())?,
@@ -179,7 +188,9 @@ impl Processor for Grok {
         };
         let mut matched = false;
         for compiled in &self.patterns {
+            let started = std::time::Instant::now();
             let Some(m) = compiled.pattern.match_against(&text) else {
+                compiled.limit.failed_after(&text, started.elapsed());
                 continue;
             };
             matched = true;
@@ -311,6 +322,36 @@ mod tests {
         g.process(&mut e);
         assert_eq!(e.get_path("logsource"), Some(&json!("combo")));
         assert_eq!(e.get_path("pid"), Some(&json!("19939")));
+    }
+
+    #[test]
+    fn a_pattern_that_hits_the_match_limit_is_counted() {
+        let scope = "grok-limit-test";
+        let g = Grok::build(
+            &serde_json::from_value(json!({"patterns": ["^(a+)+$", "^%{WORD:w}"]})).unwrap(),
+            &ProcessorBuild {
+                base_dir: Path::new("."),
+                scope,
+            },
+        )
+        .unwrap();
+        let hits = || {
+            crate::observe::metrics::sum(
+                crate::observe::component::ERRORS,
+                &[("component_id", scope), ("error_type", "match_limit")],
+            )
+        };
+        // Exponential backtracking: PCRE2 gives up at its match limit, the next pattern still runs.
+        let mut e = Event::from_message(format!("{}!", "a".repeat(40)));
+        g.process(&mut e);
+        assert_eq!(hits(), 1);
+        assert_eq!(e.get_path("w"), Some(&json!("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")));
+        // A line the pattern matches, or fails on at once, is no hit.
+        let mut e = Event::from_message("aaaa");
+        g.process(&mut e);
+        let mut e = Event::from_message("b");
+        g.process(&mut e);
+        assert_eq!(hits(), 1);
     }
 
     #[test]

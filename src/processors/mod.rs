@@ -6,6 +6,7 @@
 pub mod common;
 pub mod condition;
 pub mod config;
+mod grok_limit;
 
 crate::components! {
     kind: crate::component::ProcessorKind;
