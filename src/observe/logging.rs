@@ -17,7 +17,17 @@ pub fn init(cfg: &LoggingConfig, data_dir: Option<&Path>) -> LogGuard {
     let file_writer = if cfg.to_file {
         data_dir.and_then(|dir| {
             let logs = dir.join("logs");
-            std::fs::create_dir_all(&logs).ok()?;
+            crate::util::fs::create_private_dir_all(&logs).ok()?;
+            // The appender creates its files with the default mode; today's is created here first, 0600
+            // (later days' files are inside the 0700 folder).
+            let today = logs.join(format!(
+                "logward.{}.log",
+                chrono::Utc::now().format("%Y-%m-%d")
+            ));
+            let _ = crate::util::fs::private_options()
+                .create(true)
+                .append(true)
+                .open(&today);
             let appender = tracing_appender::rolling::Builder::new()
                 .rotation(tracing_appender::rolling::Rotation::DAILY)
                 .filename_prefix("logward")

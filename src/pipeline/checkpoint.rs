@@ -190,7 +190,7 @@ impl CheckpointStore {
 
     /// Saves the state atomically and durably.
     pub fn save<S: Serialize>(&self, state: &S) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        crate::util::fs::create_private_dir_all(&self.dir)?;
         let out = FileOut {
             version: VERSION,
             input: InputName {

@@ -175,7 +175,7 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
         .build()
         .context("cannot start the async runtime")?;
     let host_name = gethostname::gethostname().to_string_lossy().into_owned();
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+    crate::util::fs::create_private_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data folder {}",
             config.data_dir.display()

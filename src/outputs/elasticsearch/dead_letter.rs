@@ -4,7 +4,7 @@
 
 use crate::event::Event;
 use chrono::Utc;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -81,10 +81,10 @@ impl DeadLetterFile {
         }
         if self.file.is_none() {
             if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
+                crate::util::fs::create_private_dir_all(dir)?;
             }
             self.file = Some(
-                OpenOptions::new()
+                crate::util::fs::private_options()
                     .create(true)
                     .append(true)
                     .open(&self.path)?,

@@ -160,7 +160,7 @@ fn delete_segment(st: &mut State, first: u64, errors: &mut ErrorLog) {
 fn write_cursor(dir: &Path, output: &str, acked: u64, fsync: bool) -> std::io::Result<()> {
     let path = cursor_path(dir, output);
     if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p)?;
+        crate::util::fs::create_private_dir_all(p)?;
     }
     crate::util::fs::write_atomic(&path, format!("{{\"acked\": {acked}}}\n").as_bytes(), fsync)
 }

@@ -37,7 +37,7 @@ use crate::observe::component::BufferMetrics;
 use crate::observe::metrics::{Counter, Gauge};
 use segment::RecordPos;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -231,10 +231,10 @@ pub fn legacy_cursor_path(dir: &Path, output: &str) -> Option<PathBuf> {
 
 /// The lock file held by the running agent, so repair tools do not touch a live queue.
 pub fn lock_queue_dir(dir: &Path) -> anyhow::Result<File> {
-    std::fs::create_dir_all(dir)
+    crate::util::fs::create_private_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create the queue folder {}: {e}", dir.display()))?;
     let path = dir.join("lock");
-    let file = OpenOptions::new()
+    let file = crate::util::fs::private_options()
         .create(true)
         .truncate(false)
         .write(true)
@@ -719,7 +719,7 @@ mod tests {
                         if let Some((_, last)) = list_segments(&dir).unwrap().into_iter().next_back() {
                             let len = std::fs::metadata(&last).unwrap().len();
                             let floor = torn_write_floor(&last, &appended[delivered.len()..]);
-                            let f = OpenOptions::new().write(true).open(&last).unwrap();
+                            let f = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
                             f.set_len(len.saturating_sub(cut as u64).max(floor)).unwrap();
                         }
                         // What survived on disk: the undelivered batches still there must be a prefix

@@ -174,7 +174,7 @@ pub fn repair(dir: &Path) -> anyhow::Result<Vec<String>> {
             segment::encode_record(&mut fresh, r.seq, payload);
         }
         let quarantine = dir.join("quarantine");
-        std::fs::create_dir_all(&quarantine)?;
+        crate::util::fs::create_private_dir_all(&quarantine)?;
         let name = s
             .path
             .file_name()
@@ -187,7 +187,11 @@ pub fn repair(dir: &Path) -> anyhow::Result<Vec<String>> {
         ));
         let tmp = dir.join(format!("{name}.repair"));
         {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = crate::util::fs::private_options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             f.write_all(&fresh)?;
             f.sync_all()?;
         }

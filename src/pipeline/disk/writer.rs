@@ -13,7 +13,7 @@ use crate::pipeline::ack::AckStatus;
 use crate::pipeline::shutdown::StopSignal;
 use segment::RecordPos;
 use std::any::Any;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -334,7 +334,7 @@ impl FileThread {
         }
         let settings = &self.inner.settings;
         let path = settings.dir.join(segment::file_name(seq));
-        let mut file = OpenOptions::new()
+        let mut file = crate::util::fs::private_options()
             .create(true)
             .truncate(true)
             .write(true)
