@@ -7,6 +7,7 @@ use crate::observe::metrics::{Counter, Histogram};
 use crate::pipeline::ack::AckStatus;
 use crate::pipeline::queue::{Delivery, QueueReader};
 use crate::pipeline::shutdown::StopSignal;
+use crate::pipeline::supervise::Failures;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -84,7 +85,8 @@ async fn gather(reader: &mut QueueReader, batching: Batching, first_output: bool
     got
 }
 
-/// Drives an output until its queue is closed and drained. An output with several workers (several
+/// Drives an output until its queue is closed and drained. A worker that panics is reported to
+/// `failures` (which stops the pipeline); its batch is abandoned, not acknowledged. An output with several workers (several
 /// requests in flight) gives one instance per worker; they share the queue. `force` is raised when the
 /// shutdown timeout expires: batches still being retried are then abandoned (their checkpoints do not
 /// move).
@@ -94,6 +96,7 @@ pub async fn run_output(
     reader: QueueReader,
     first_output: bool,
     force: StopSignal,
+    failures: Failures,
 ) {
     let name = metrics.id().to_string();
     let counters = Counters {
@@ -119,7 +122,13 @@ pub async fn run_output(
             counters.clone(),
         ));
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done
+            && e.is_panic()
+        {
+            failures.report(&format!("output `{name}`"), e.into_panic().as_ref());
+        }
+    }
 }
 
 async fn run_worker(
@@ -220,6 +229,58 @@ async fn send_until_settled(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Event;
+    use crate::observe::component::Kind;
+    use crate::outputs::BoxFuture;
+    use crate::pipeline::ack::AckRef;
+
+    /// An output with a bug: it panics on every send.
+    struct PanickingOutput;
+
+    impl Output for PanickingOutput {
+        fn send<'a>(
+            &'a mut self,
+            _batch: &'a Batch,
+        ) -> BoxFuture<'a, Result<SendOutcome, OutputError>> {
+            Box::pin(async { panic!("a bug in the output") })
+        }
+        fn close(&mut self) -> BoxFuture<'_, Result<(), OutputError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[test]
+    fn a_worker_that_panics_is_reported_as_a_failure_of_its_output() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let failures = Failures::default();
+        let (writer, mut readers) = crate::pipeline::queue::memory_queue(1, 4);
+        let reader = readers.remove(0);
+        runtime.block_on(async {
+            writer
+                .push(vec![Event::from_message("x")], AckRef::detached())
+                .await
+                .unwrap();
+            drop(writer);
+            run_output(
+                ComponentMetrics::new(Kind::Output, "panicky", "test"),
+                vec![Box::new(PanickingOutput), Box::new(PanickingOutput)],
+                reader,
+                true,
+                StopSignal::new(),
+                failures.clone(),
+            )
+            .await;
+        });
+        assert!(failures.signal().is_stopped());
+        let summary = failures.summary().unwrap();
+        assert!(
+            summary.contains("output `panicky`: a bug in the output"),
+            "{summary}"
+        );
+    }
 
     #[test]
     fn backoff_stays_within_the_exponential_cap() {

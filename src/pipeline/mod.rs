@@ -7,3 +7,4 @@ pub mod queue;
 pub mod run;
 pub mod sender;
 pub mod shutdown;
+pub mod supervise;

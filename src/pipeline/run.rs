@@ -10,6 +10,7 @@ use super::disk::DiskQueue;
 use super::queue::{QueueReader, QueueWriter, memory_queue};
 use super::sender::EventSender;
 use super::shutdown::StopSignal;
+use super::supervise::Failures;
 use crate::component::{Decoration, InputBuild, InputSpec, OutputBuild};
 use crate::config::{Config, QueueKind};
 use crate::inputs::{Input, InputContext};
@@ -182,6 +183,7 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
         )
     })?;
 
+    let failures = Failures::default();
     let mut output_tasks = Vec::new();
     for (i, (name, output, reader)) in built.outputs.into_iter().enumerate() {
         output_tasks.push(runtime.spawn(run_output(
@@ -190,6 +192,7 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             reader,
             i == 0,
             control.force.clone(),
+            failures.clone(),
         )));
     }
     let mut input_threads = Vec::new();
@@ -205,10 +208,12 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             host_name: host_name.clone(),
             runtime: runtime.handle().clone(),
         };
+        let failures = failures.clone();
         let thread = std::thread::Builder::new()
             .name(format!("input-{id}"))
             .spawn(move || {
-                if let Err(e) = input.run(ctx) {
+                let outcome = failures.guard(&format!("input `{id}`"), || input.run(ctx));
+                if let Some(Err(e)) = outcome {
                     tracing::error!(input = %id, "the input stopped with an error: {e:#}");
                 }
             })
@@ -227,6 +232,19 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             force.stop();
         }
     });
+    // A component that panicked does nothing any more: stop everything rather than live on idle.
+    {
+        let (failed, stop, force) = (
+            failures.signal().clone(),
+            control.stop.clone(),
+            control.force.clone(),
+        );
+        runtime.spawn(async move {
+            failed.stopped().await;
+            stop.stop();
+            force.stop();
+        });
+    }
     // A dead queue cannot take or hand out anything: stop everything at once rather than live on idle.
     if let Some(failed) = built.queue_failed.clone() {
         let (stop, force) = (control.stop.clone(), control.force.clone());
@@ -248,6 +266,9 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if queue_died {
         anyhow::bail!("the disk queue thread failed (see the error above); restart logward");
+    }
+    if let Some(what) = failures.summary() {
+        anyhow::bail!("a component failed (see the error above); restart logward:\n{what}");
     }
     Ok(())
 }
