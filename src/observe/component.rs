@@ -34,6 +34,8 @@ pub const DISCARDED_EVENTS: &str = "component_discarded_events_total";
 pub const SEND_DURATION: &str = "component_send_duration_seconds";
 /// Events waiting in the queue.
 pub const BUFFER_EVENTS: &str = "buffer_events";
+/// Memory queue: events taken in and not yet acknowledged by every output (at most `max_events`).
+pub const BUFFER_UNACKNOWLEDGED_EVENTS: &str = "buffer_unacknowledged_events";
 /// Bytes the queue holds.
 pub const BUFFER_BYTE_SIZE: &str = "buffer_byte_size";
 /// Events that entered the queue.
@@ -59,6 +61,10 @@ const HELP: &[(&str, &str)] = &[
     ),
     (SEND_DURATION, "How long each send to an output took."),
     (BUFFER_EVENTS, "Events waiting in the queue."),
+    (
+        BUFFER_UNACKNOWLEDGED_EVENTS,
+        "Events in the memory queue or at an output, not yet acknowledged by every output.",
+    ),
     (BUFFER_BYTE_SIZE, "Bytes the queue holds."),
     (BUFFER_RECEIVED_EVENTS, "Events that entered the queue."),
     (BUFFER_SENT_EVENTS, "Events the queue handed to an output."),
@@ -220,6 +226,14 @@ impl BufferMetrics {
     /// `buffer_events`.
     pub fn events(&self) -> Gauge {
         metrics::gauge(BUFFER_EVENTS, &[("buffer_type", self.buffer_type)])
+    }
+
+    /// `buffer_unacknowledged_events`.
+    pub fn unacknowledged_events(&self) -> Gauge {
+        metrics::gauge(
+            BUFFER_UNACKNOWLEDGED_EVENTS,
+            &[("buffer_type", self.buffer_type)],
+        )
     }
 
     /// `buffer_byte_size`.

@@ -55,6 +55,8 @@ struct Shared {
     seq: u64,
     worst: AtomicU8,
     to_input: Option<mpsc::UnboundedSender<Ack>>,
+    /// The batch's place in the memory queue's budget, given back when the batch is settled.
+    held: std::sync::OnceLock<Arc<super::budget::Permit>>,
 }
 
 impl Drop for Shared {
@@ -93,6 +95,7 @@ impl AckRef {
                 seq: 0,
                 worst: AtomicU8::new(0),
                 to_input: None,
+                held: std::sync::OnceLock::new(),
             }),
             completed: false,
         }
@@ -109,6 +112,12 @@ impl AckRef {
             shared: Arc::clone(&self.shared),
             completed: false,
         }
+    }
+
+    /// Keeps `permit` until the batch is settled by every share (the memory queue's budget).
+    pub fn hold(&self, permit: Arc<super::budget::Permit>) {
+        // A batch enters one queue once; a second permit would be given back at once.
+        let _ = self.shared.held.set(permit);
     }
 
     /// Settles this share with a status.
@@ -163,6 +172,7 @@ impl AckReceiver {
                 seq,
                 worst: AtomicU8::new(0),
                 to_input: Some(self.tx.clone()),
+                held: std::sync::OnceLock::new(),
             }),
             completed: false,
         }

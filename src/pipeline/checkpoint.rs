@@ -18,7 +18,6 @@ use crate::event::Event;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The format version of checkpoint files.
@@ -243,7 +242,7 @@ fn could_be_checkpoint_file(path: &Path) -> bool {
 /// on the input's thread (cheaper than on an output's).
 struct InFlight<C> {
     cursor: C,
-    _batch: Option<Arc<Vec<Event>>>,
+    _batch: Option<super::queue::KeptBatch>,
 }
 
 /// An input's acknowledged progress: cursors published with batches, applied to the state strictly in
@@ -317,13 +316,29 @@ impl<C: Cursor> Checkpoints<C> {
         events: Vec<Event>,
         cursor: C,
     ) -> Result<(), Closed> {
-        let ack = self.acks.new_batch();
-        let seq = ack.seq();
         let batch = if events.is_empty() {
-            ack.complete(super::ack::AckStatus::Delivered);
             None
         } else {
-            sender.send_blocking_keep(events, ack)?
+            // The room may be held by this input's own batches that wait for an earlier one: take in
+            // acknowledgements while waiting, so they can be released.
+            let room = loop {
+                if let Some(room) = sender.try_reserve(events.len())? {
+                    break room;
+                }
+                if let Some(ack) = self.acks.recv_timeout_blocking(Duration::from_millis(20)) {
+                    self.settle(ack);
+                }
+            };
+            Some((events, room))
+        };
+        let ack = self.acks.new_batch();
+        let seq = ack.seq();
+        let batch = match batch {
+            None => {
+                ack.complete(super::ack::AckStatus::Delivered);
+                None
+            }
+            Some((events, room)) => sender.send_blocking_keep(events, ack, Some(room))?,
         };
         self.tracker.register(
             seq,
@@ -413,6 +428,7 @@ mod tests {
     use crate::pipeline::ack::AckStatus;
     use crate::pipeline::queue::memory_queue;
     use crate::processors::Chain;
+    use std::sync::Arc;
 
     #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
     struct Offsets {

@@ -1,6 +1,7 @@
 //! Wiring: inputs → processors → queue → outputs, acknowledgements, checkpoints and shutdown.
 
 pub mod ack;
+pub mod budget;
 pub mod checkpoint;
 pub mod disk;
 pub mod queue;

@@ -65,11 +65,10 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
         )
     })?;
     let global = Arc::new(global);
-    let capacity = (config.queue.max_events / config.queue.batch_events.max(1)).max(2);
     let names: Vec<String> = config.outputs.iter().map(|o| o.name.clone()).collect();
     let (writer, readers, queue_thread, queue_failed) = match config.queue.kind {
         QueueKind::Memory => {
-            let (w, r) = memory_queue(config.outputs.len(), capacity);
+            let (w, r) = memory_queue(config.outputs.len(), config.queue.max_events);
             (w, r, None, None)
         }
         QueueKind::Disk => {

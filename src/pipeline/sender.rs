@@ -46,7 +46,7 @@ impl EventSender {
 
     /// Processes and queues a batch, waiting while the queue is full. For input threads.
     pub fn send_blocking(&self, events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
-        self.send_blocking_keep(events, ack).map(drop)
+        self.send_blocking_keep(events, ack, None).map(drop)
     }
 
     /// Like [`EventSender::send_blocking`], and returns the shared batch. Holding it until the batch is
@@ -56,13 +56,22 @@ impl EventSender {
         &self,
         mut events: Vec<Event>,
         ack: AckRef,
-    ) -> Result<Option<Arc<Vec<Event>>>, Closed> {
+        room: Option<super::queue::Reservation>,
+    ) -> Result<Option<super::queue::KeptBatch>, Closed> {
         self.process(&mut events);
         if events.is_empty() {
             ack.complete(AckStatus::Delivered);
             return Ok(None);
         }
-        self.queue.push_blocking(events, ack).map(Some)
+        match room {
+            Some(room) => self.queue.push_reserved(events, ack, room).map(Some),
+            None => self.queue.push_blocking(events, ack).map(Some),
+        }
+    }
+
+    /// Room for `n` events in the queue, without waiting (see [`super::queue::QueueWriter::try_reserve`]).
+    pub fn try_reserve(&self, n: usize) -> Result<Option<super::queue::Reservation>, Closed> {
+        self.queue.try_reserve(n)
     }
 
     /// Processes and queues a batch, waiting while the queue is full. For async inputs.

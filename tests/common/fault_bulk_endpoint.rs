@@ -30,6 +30,9 @@ pub struct Faults {
     pub not_elasticsearch: bool,
     /// Do not keep documents (benchmarks): only count them and answer like Elasticsearch would.
     pub count_only: bool,
+    /// A request whose body contains this text is answered 503 (nothing stored) while
+    /// [`FaultInjectingBulkEndpoint::release_stall`] was not called: one batch kept in retry.
+    pub stall_marker: Option<String>,
 }
 
 /// What the endpoint saw.
@@ -54,6 +57,8 @@ pub struct FaultInjectingBulkEndpoint {
     pub requests_413: Arc<AtomicU64>,
     pub stored_count: Arc<AtomicU64>,
     status_override: Arc<AtomicU16>,
+    stall_released: Arc<AtomicBool>,
+    stalled: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -75,9 +80,21 @@ struct State {
     requests_413: Arc<AtomicU64>,
     stored_count: Arc<AtomicU64>,
     status_override: Arc<AtomicU16>,
+    stall_released: Arc<AtomicBool>,
+    stalled: Arc<AtomicU64>,
 }
 
 impl FaultInjectingBulkEndpoint {
+    /// Requests with the stall marker are served normally from now on.
+    pub fn release_stall(&self) {
+        self.stall_released.store(true, Ordering::SeqCst);
+    }
+
+    /// How many requests were refused for the stall marker.
+    pub fn stalled_requests(&self) -> u64 {
+        self.stalled.load(Ordering::SeqCst)
+    }
+
     /// Answers every request with `status` from now on (`None`: behave normally again).
     pub fn set_status_for_all(&self, status: Option<u16>) {
         self.status_override
@@ -98,6 +115,8 @@ impl FaultInjectingBulkEndpoint {
             requests_413: Arc::default(),
             stored_count: Arc::default(),
             status_override: Arc::new(AtomicU16::new(faults.status_for_all.unwrap_or(0))),
+            stall_released: Arc::default(),
+            stalled: Arc::default(),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ep = FaultInjectingBulkEndpoint {
@@ -110,6 +129,8 @@ impl FaultInjectingBulkEndpoint {
             requests_413: Arc::clone(&state.requests_413),
             stored_count: Arc::clone(&state.stored_count),
             status_override: Arc::clone(&state.status_override),
+            stall_released: Arc::clone(&state.stall_released),
+            stalled: Arc::clone(&state.stalled),
             stop: Arc::clone(&stop),
         };
         std::thread::spawn(move || {
@@ -242,6 +263,22 @@ fn serve(conn: TcpStream, state: State) {
             }
             continue;
         }
+        if let Some(marker) = &state.faults.stall_marker
+            && !state.stall_released.load(Ordering::SeqCst)
+            && memchr_find(&body, marker.as_bytes())
+        {
+            state.stalled.fetch_add(1, Ordering::SeqCst);
+            if respond(
+                &mut writer,
+                503,
+                r#"{"error":{"type":"unavailable","reason":"injected stall"},"status":503}"#,
+            )
+            .is_err()
+            {
+                return;
+            }
+            continue;
+        }
         let lines: Vec<&[u8]> = body
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
@@ -332,4 +369,9 @@ fn respond_typed(
     w.write_all(head.as_bytes())?;
     w.write_all(body.as_bytes())?;
     w.flush()
+}
+
+/// Whether `needle` occurs in `hay`.
+fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
