@@ -249,6 +249,15 @@ impl<C> CheckpointTracker<C> {
         out
     }
 
+    /// The checkpoints of the settled prefix, in order, left in place (what [`Self::release`] would
+    /// return next).
+    pub fn settled_prefix_mut(&mut self) -> impl Iterator<Item = &mut C> {
+        self.pending
+            .values_mut()
+            .take_while(|(_, status)| status.is_some_and(AckStatus::settles))
+            .map(|(c, _)| c)
+    }
+
     /// Batches sent and not yet settled.
     pub fn in_flight(&self) -> usize {
         self.pending.len()

@@ -242,7 +242,7 @@ fn could_be_checkpoint_file(path: &Path) -> bool {
 /// on the input's thread (cheaper than on an output's).
 struct InFlight<C> {
     cursor: C,
-    _batch: Option<super::queue::KeptBatch>,
+    batch: Option<super::queue::KeptBatch>,
 }
 
 /// An input's acknowledged progress: cursors published with batches, applied to the state strictly in
@@ -326,7 +326,12 @@ impl<C: Cursor> Checkpoints<C> {
                     break room;
                 }
                 if let Some(ack) = self.acks.recv_timeout_blocking(Duration::from_millis(20)) {
-                    self.settle(ack);
+                    self.tracker.settle(ack);
+                    // Frees the kept batches the next `poll` would release, without applying their
+                    // cursors now: the input applies them where it polls, not in the middle of its work.
+                    for done in self.tracker.settled_prefix_mut() {
+                        done.batch = None;
+                    }
                 }
             };
             Some((events, room))
@@ -340,13 +345,7 @@ impl<C: Cursor> Checkpoints<C> {
             }
             Some((events, room)) => sender.send_blocking_keep(events, ack, Some(room))?,
         };
-        self.tracker.register(
-            seq,
-            InFlight {
-                cursor,
-                _batch: batch,
-            },
-        );
+        self.tracker.register(seq, InFlight { cursor, batch });
         Ok(())
     }
 
