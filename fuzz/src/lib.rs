@@ -26,6 +26,17 @@ pub fn run(name: &str, data: &[u8], target: fn(&[u8])) {
         if !logward::fuzzing::is_known_open_panic(&text) {
             panic::resume_unwind(payload);
         }
+        report_known(&text);
+    }
+}
+
+/// Says on stderr, the first time and then at every power of ten, that a known problem was skipped, so
+/// a run's log shows how often it came up.
+fn report_known(text: &str) {
+    static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if n.is_power_of_two() || n % 10_000 == 0 {
+        eprintln!("known open problem skipped ({n} so far): {text}");
     }
 }
 
