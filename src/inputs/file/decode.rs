@@ -419,6 +419,9 @@ mod tests {
             br#"[1,2]"#,
             br#"{"broken":"#,
             br#"{"msg":"\u00e9t\u00e9 \ud83d\ude00"}"#,
+            // More digits than an f64 holds: both ways must round it alike.
+            br#"{"a":0,"n":377777777777777777777777777777777777777777777777777777777777777777777777777777}"#,
+            br#"{"pi":3.14159265358979323846264338327950288,"e":-2.718281828459045235360287471352662497757}"#,
         ];
         let configs = [
             json!({"paths": ["x"], "json": {"keys_under_root": true, "message_key": "msg"}}),
