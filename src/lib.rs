@@ -5,6 +5,7 @@ pub mod cli;
 pub mod component;
 pub mod config;
 pub mod event;
+pub mod fuzzing;
 pub mod inputs;
 pub mod observe;
 pub mod outputs;

@@ -6,7 +6,7 @@
 //! report every mistake in one run.
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// A position in the configuration text (both 1-based).
@@ -219,7 +219,9 @@ pub fn parse_with_secrets(
 
 enum Open {
     Seq(Node, usize),
-    Map(Node, usize, Option<Node>),
+    /// The mapping, its anchor, the key waiting for its value, and the keys so far (a set, so a
+    /// mapping of many keys is not checked pairwise for duplicates).
+    Map(Node, usize, Option<Node>, HashSet<String>),
 }
 
 struct Builder<'e> {
@@ -264,12 +266,13 @@ impl Builder<'_> {
                 },
                 anchor,
                 None,
+                HashSet::new(),
             )),
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(open) = self.stack.pop() {
                     let (node, anchor) = match open {
                         Open::Seq(n, a) => (n, a),
-                        Open::Map(n, a, _) => (n, a),
+                        Open::Map(n, a, _, _) => (n, a),
                     };
                     self.push(node, anchor);
                 }
@@ -320,12 +323,12 @@ impl Builder<'_> {
                     items.push(node);
                 }
             }
-            Some(Open::Map(map, _, pending_key)) => match pending_key.take() {
+            Some(Open::Map(map, _, pending_key, seen)) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
                     if let NodeKind::Map(entries) = &mut map.kind {
                         if let Some(k) = key.as_str()
-                            && entries.iter().any(|(old, _)| old.as_str() == Some(k))
+                            && !seen.insert(k.to_string())
                         {
                             self.errors.push(YamlError {
                                 mark: key.mark,
@@ -497,6 +500,29 @@ mod tests {
         assert!(errs[0].message.contains("written twice"));
         let errs = parse("a: [1, 2\n", &env).unwrap_err();
         assert!(errs[0].message.contains("not valid YAML"));
+    }
+
+    /// A mapping of many keys is checked for duplicates with a set: 100,000 keys took minutes when every
+    /// key was compared with every other. Keys of other mappings (nested, or siblings) are not duplicates.
+    #[test]
+    fn duplicates_are_found_among_many_keys_and_only_within_one_mapping() {
+        let mut text = String::from("m:\n");
+        for i in 0..100_000 {
+            text.push_str(&format!("  k{i}: {i}\n"));
+        }
+        let n = parse(&text, &env).unwrap();
+        assert_eq!(
+            n.get("m").unwrap().get("k99999").unwrap().as_str(),
+            Some("99999")
+        );
+        text.push_str("  k17: again\nother: {k17: 1, n: {k17: 2}}\n");
+        let errs = parse(&text, &env).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].message.contains("`k17` is written twice"),
+            "{errs:?}"
+        );
+        assert_eq!(errs[0].mark.line, 100_002);
     }
 
     #[test]

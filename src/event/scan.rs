@@ -5,13 +5,18 @@
 //! borrowing keys and `RawValue`s) but its generic machinery was 40 % of the cost of reading a JSON line.
 //! This scanner is deliberately strict: whatever it accepts, serde_json accepts too with the same members
 //! (tested against serde_json on generated lines); anything unusual (escaped keys, `\u` surrogates,
-//! exponents, deep nesting) is refused so that the full serde_json decode decides.
+//! exponents, numbers of more than 308 digits, deep nesting) is refused so that the full serde_json decode
+//! decides.
 
 use super::raw::Member;
 use std::ops::Range;
 
 /// The deepest nesting the scanner follows (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 100;
+
+/// The most digits before the decimal point the scanner accepts: any such number is below 1e308, within
+/// the f64 range (serde_json reads integers beyond 64 bits as f64 and refuses what overflows it).
+const MAX_INTEGER_DIGITS: usize = 308;
 
 /// What the scan found.
 #[derive(Debug, PartialEq, Eq)]
@@ -113,8 +118,13 @@ impl Cursor<'_> {
         match self.peek() {
             Some(b'0') => self.i += 1,
             Some(b'1'..=b'9') => {
+                let start = self.i;
                 while matches!(self.peek(), Some(b'0'..=b'9')) {
                     self.i += 1;
+                }
+                // Beyond 308 digits a number may not fit an f64, which serde_json refuses.
+                if self.i - start > MAX_INTEGER_DIGITS {
+                    return Err(Stop::NotPlain);
                 }
             }
             _ => return Err(Stop::Invalid),
@@ -336,6 +346,14 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(150), "]".repeat(150));
         assert_eq!(scan(&deep, 64), Scan::NotPlain);
+        // An integer too large for an f64 is refused by serde_json ("number out of range"): the scanner
+        // must not take it for a plain line, or the event's fields would read as an empty map.
+        let huge = |digits: usize| format!("{{\"a\":-1{}.5,\"b\":1}}", "0".repeat(digits - 1));
+        assert!(serde_json::from_str::<Value>(&huge(400)).is_err());
+        assert_eq!(scan(&huge(400), 64), Scan::NotPlain);
+        assert_eq!(scan(&huge(309), 64), Scan::NotPlain);
+        assert!(serde_json::from_str::<Value>(&huge(308)).is_ok());
+        assert!(matches!(scan(&huge(308), 64), Scan::Members(_)));
     }
 
     proptest! {

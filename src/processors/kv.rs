@@ -101,11 +101,15 @@ impl Processor for Kv {
         };
         let mut found = 0;
         for pair in text.split(|c| self.field_split.contains(&c)) {
-            let Some(pos) = pair.find(|c| self.value_split.contains(&c)) else {
+            let Some((pos, split)) = pair
+                .char_indices()
+                .find(|(_, c)| self.value_split.contains(c))
+            else {
                 continue;
             };
             let key = pair[..pos].trim();
-            let value = pair[pos + 1..].trim_matches(|c| self.trim.contains(&c));
+            // The separator may take several bytes in UTF-8.
+            let value = pair[pos + split.len_utf8()..].trim_matches(|c| self.trim.contains(&c));
             if key.is_empty()
                 || (!self.include.is_empty() && !self.include.iter().any(|k| k == key))
                 || self.exclude.iter().any(|k| k == key)
@@ -155,5 +159,20 @@ mod tests {
         let mut e = Event::from_message("nothing here");
         k.process(&mut e);
         assert!(e.has_tag("_kvparsefailure"));
+    }
+
+    /// Separators may be any character, of any length in UTF-8 (a full-width colon in CJK logs).
+    #[test]
+    fn separators_of_several_bytes_split_whole_characters() {
+        let k = Kv::build(
+            &serde_json::from_value(json!({"field_split": "、", "value_split": "：→"})).unwrap(),
+            &ProcessorBuild::standalone(),
+        )
+        .unwrap();
+        let mut e = Event::from_message("用户：张三、状态→好、é：ü");
+        assert_eq!(k.process(&mut e), Verdict::Keep);
+        assert_eq!(e.get_path("用户"), Some(&json!("张三")));
+        assert_eq!(e.get_path("状态"), Some(&json!("好")));
+        assert_eq!(e.get_path("é"), Some(&json!("ü")));
     }
 }

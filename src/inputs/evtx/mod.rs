@@ -298,37 +298,29 @@ impl Reader {
         let path_text = path.to_string_lossy().into_owned();
         let mut parser = EvtxParser::from_path(path)?
             .with_configuration(ParserSettings::default().num_threads(1));
-        let settings = Arc::new(ParserSettings::default().num_threads(1));
         let mut ordinal: u64 = 0;
         let mut events = Vec::with_capacity(self.batch);
         let mut pending: Vec<(u64, Value)> = Vec::new();
         let mut chunks = 0u64;
-        for chunk in parser.chunks() {
+        let mut stopped = false;
+        read_chunks(&mut parser, &mut |chunk| {
             chunks += 1;
-            let mut data = match chunk {
-                Ok(d) => d,
-                Err(e) => {
+            let records = match chunk {
+                Chunk::Damaged(e) => {
                     self.damaged_chunks.inc();
                     tracing::warn!(input = %self.ctx.id, file = %path.display(), chunk = chunks, "skipping a damaged chunk: {e}");
-                    continue;
+                    return true;
                 }
+                Chunk::Records(records) => records,
             };
-            let mut parsed = match data.parse(Arc::clone(&settings)) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.damaged_chunks.inc();
-                    tracing::warn!(input = %self.ctx.id, file = %path.display(), chunk = chunks, "skipping a chunk that does not parse: {e}");
-                    continue;
-                }
-            };
-            for record in parsed.iter() {
+            for record in records {
                 let this = ordinal;
                 ordinal += 1;
                 if this < skip {
                     continue;
                 }
-                match record.and_then(|r| r.into_json_value()) {
-                    Ok(r) => pending.push((r.event_record_id, r.data)),
+                match record {
+                    Ok(r) => pending.push(r),
                     Err(e) => {
                         self.damaged_records.inc();
                         tracing::warn!(input = %self.ctx.id, file = %path.display(), record = this, "skipping a damaged record: {e}");
@@ -336,7 +328,7 @@ impl Reader {
                     }
                 }
             }
-            // Map outside the chunk borrow; send full batches.
+            // Turn the records into events; send full batches.
             let base = ordinal - pending.len() as u64;
             for (i, (record_id, data)) in pending.drain(..).enumerate() {
                 let position = base + i as u64;
@@ -373,18 +365,70 @@ impl Reader {
             }
             if events.len() >= self.batch {
                 let out = std::mem::replace(&mut events, Vec::with_capacity(self.batch));
-                if self.send(out, &key, ordinal, None).is_err() {
-                    return Ok(());
-                }
-                if self.ctx.stop.is_stopped() {
-                    return Ok(());
+                if self.send(out, &key, ordinal, None).is_err() || self.ctx.stop.is_stopped() {
+                    stopped = true;
+                    return false;
                 }
             }
-        }
-        if self.send(events, &key, ordinal, Some(size)).is_err() {
+            true
+        });
+        if stopped || self.send(events, &key, ordinal, Some(size)).is_err() {
             return Ok(());
         }
         tracing::info!(input = %self.ctx.id, file = %path.display(), records = ordinal, "read the event log file");
         Ok(())
     }
+}
+
+/// What one chunk of an evtx file holds, as the input reads it.
+pub enum Chunk {
+    /// The chunk cannot be read or parsed: why.
+    Damaged(String),
+    /// Its records in order: each one's record id and data, or why it cannot be read.
+    Records(Vec<Result<(u64, Value), String>>),
+}
+
+/// Reads the chunks of an evtx file in order, handing each to `each`, which returns false to stop.
+pub fn read_chunks<T: std::io::Read + std::io::Seek>(
+    parser: &mut EvtxParser<T>,
+    each: &mut dyn FnMut(Chunk) -> bool,
+) {
+    let settings = Arc::new(ParserSettings::default().num_threads(1));
+    for chunk in parser.chunks() {
+        let chunk = match chunk {
+            Err(e) => Chunk::Damaged(e.to_string()),
+            Ok(mut data) => match data.parse(Arc::clone(&settings)) {
+                Err(e) => Chunk::Damaged(format!("it does not parse: {e}")),
+                Ok(mut parsed) => Chunk::Records(
+                    parsed
+                        .iter()
+                        .map(|record| {
+                            record
+                                .and_then(|r| r.into_json_value())
+                                .map(|r| (r.event_record_id, r.data))
+                                .map_err(|e| e.to_string())
+                        })
+                        .collect(),
+                ),
+            },
+        };
+        if !each(chunk) {
+            return;
+        }
+    }
+}
+
+/// Reads the records of the evtx file held in `bytes` like the input does (for fuzzing and tests).
+pub fn read_records(bytes: Vec<u8>, each: &mut dyn FnMut(Result<(u64, Value), String>)) {
+    let mut parser = match EvtxParser::from_buffer(bytes) {
+        Ok(p) => p.with_configuration(ParserSettings::default().num_threads(1)),
+        Err(e) => return each(Err(e.to_string())),
+    };
+    read_chunks(&mut parser, &mut |chunk| {
+        match chunk {
+            Chunk::Damaged(e) => each(Err(e)),
+            Chunk::Records(records) => records.into_iter().for_each(&mut *each),
+        }
+        true
+    });
 }

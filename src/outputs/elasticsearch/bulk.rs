@@ -209,10 +209,13 @@ pub fn parse_response(
         .iter()
         .map(|item| {
             let result = item.values().next();
+            // A status that is missing or not an HTTP status (0, or beyond u16: cut to 16 bits it could
+            // read as 201) says nothing about the item: it is tried again.
             let status = result
                 .and_then(|r| r.get("status"))
                 .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0) as u16;
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(0);
             let error = result.and_then(|r| r.get("error"));
             classify(status, error, action)
         })
@@ -365,6 +368,11 @@ mod tests {
                 Ok(r) => panic!("{text} was taken as a bulk response: {r:?}"),
             }
         }
+        // A status beyond what HTTP has is not taken for the 16-bit status it ends in.
+        let odd = br#"{"errors":true,"items":[{"index":{"status":65737}},{"index":{"status":-1}}]}"#;
+        let out = parse_response(odd, 2, BulkAction::Index).unwrap().unwrap();
+        assert_eq!(out[0], ItemOutcome::Retry { status: 0 });
+        assert_eq!(out[1], ItemOutcome::Retry { status: 0 });
         // Without `errors`, each item's status decides.
         let unsure = br#"{"items":[{"index":{"status":201}},{"index":{"status":503}}]}"#;
         let out = parse_response(unsure, 2, BulkAction::Index)
