@@ -170,3 +170,50 @@ fn check_reports_broken_processors_at_their_position() {
         assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+/// SIGHUP (a closed terminal, a habitual `kill -HUP`) neither kills the agent nor stops it: it logs that it
+/// ignored the signal, keeps shipping, and a later SIGTERM still drains and exits 0.
+#[cfg(unix)]
+#[test]
+fn sighup_is_ignored_with_a_log_line_and_the_agent_keeps_shipping() {
+    use common::{Agent, Sandbox, append_lines, file_input, wait_for_lines};
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    append_lines(&log, (0..10).map(|i| format!("before {i}")));
+    let cfg = sb.config(&file_input("app", &sb.path("logs/*.log"), ""));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 10, &agent);
+    let pid = agent.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -HUP {pid} failed");
+    let mut agent = agent;
+    let mut exited = None;
+    let logged = common::wait_until(common::WAIT, || {
+        exited = agent.child.try_wait().ok().flatten();
+        exited.is_some() || agent.this_run_log().contains("SIGHUP received and ignored")
+    });
+    assert!(
+        logged,
+        "no log line about SIGHUP within {:?}; log:\n{}",
+        common::WAIT,
+        agent.this_run_log()
+    );
+    assert!(
+        exited.is_none(),
+        "the agent ended on SIGHUP ({exited:?}); log:\n{}",
+        agent.this_run_log()
+    );
+    append_lines(&log, (0..10).map(|i| format!("after {i}")));
+    wait_for_lines(&sb.out(), 20, &agent);
+    let log_text = agent.this_run_log();
+    assert_eq!(agent.stop(), 0, "log:\n{log_text}");
+    let got = common::messages(&sb.out());
+    let expected: Vec<String> = (0..10)
+        .map(|i| format!("before {i}"))
+        .chain((0..10).map(|i| format!("after {i}")))
+        .collect();
+    common::assert_exactly_once(&got, &expected);
+}
