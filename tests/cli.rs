@@ -217,3 +217,37 @@ fn sighup_is_ignored_with_a_log_line_and_the_agent_keeps_shipping() {
         .collect();
     common::assert_exactly_once(&got, &expected);
 }
+
+/// A `data_dir` that is a file fails `check` (exit 2, naming it), and `run` then fails naming it too, in
+/// plain text: standard error is not a terminal here, so no colour codes.
+#[test]
+fn a_data_dir_that_is_a_file_fails_check_and_run_says_so_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::write(&data, "not a folder").unwrap();
+    let cfg = dir.path().join("c.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir: {}\ninputs:\n  - type: file\n    paths: [\"{}/*.log\"]\noutputs:\n  - type: console\n",
+            data.display(),
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = logward(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(
+        code, 2,
+        "check passed a data_dir that is a file:\n{out}{err}"
+    );
+    let expected = format!("data_dir {} is a file, not a folder", data.display());
+    assert!(err.contains(&expected), "{err}");
+
+    let (code, _, err) = logward(&["run", "-c", cfg.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains(&expected), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "colour codes on a non-terminal stderr:\n{err:?}"
+    );
+}
