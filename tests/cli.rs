@@ -251,3 +251,47 @@ fn a_data_dir_that_is_a_file_fails_check_and_run_says_so_without_colour_codes() 
         "colour codes on a non-terminal stderr:\n{err:?}"
     );
 }
+
+/// A second agent on the data folder of a running one is refused, with the memory queue as with the disk
+/// queue, naming the data folder and the running agent's pid; the first keeps running.
+#[test]
+fn a_second_agent_on_the_same_data_dir_is_refused_naming_the_holder() {
+    use common::{Agent, Sandbox, append_lines, file_input, wait_for_lines};
+    for queue in ["memory", "disk"] {
+        let sb = Sandbox::new();
+        append_lines(&sb.path("logs/app.log"), ["one".to_string()]);
+        let cfg = sb.write_config(
+            &format!("queue: {{type: {queue}}}\n"),
+            &file_input("app", &sb.path("logs/*.log"), ""),
+            &sb.file_output(),
+        );
+        let first = Agent::start(&cfg);
+        wait_for_lines(&sb.out(), 1, &first);
+        // The second agent must end by itself; one that runs is killed (when dropped) and fails the test.
+        let mut second = Agent::start(&cfg);
+        let mut code = None;
+        let ended = common::wait_until(common::WAIT, || {
+            code = second.child.try_wait().ok().flatten().map(|s| s.code());
+            code.is_some()
+        });
+        let err = second.this_run_log();
+        assert!(
+            ended,
+            "{queue} queue: a second agent runs on the same data_dir:\n{err}"
+        );
+        assert_eq!(
+            code,
+            Some(Some(1)),
+            "{queue} queue: the second agent was not refused:\n{err}"
+        );
+        let data = sb.path("data").display().to_string();
+        assert!(
+            err.contains(&format!(
+                "the data_dir {data} is in use by another logward process (pid {}",
+                first.child.id()
+            )),
+            "{queue} queue:\n{err}"
+        );
+        assert_eq!(first.stop(), 0, "{queue} queue");
+    }
+}
