@@ -613,3 +613,62 @@ fn an_endless_bulk_answer_is_cut_off_with_bounded_memory_and_a_prompt_stop() {
         ep.counts().endless_bodies.load(SeqCst)
     );
 }
+
+/// `setup` with the default replicas leaves the indices of a single-node cluster green; run again it says
+/// `unchanged`, and a changed `template.replicas` is seen and installed, with what changed in its output.
+#[test]
+fn setup_compares_settings_and_its_default_is_green_on_a_single_node() {
+    let Some(servers) = Server::both() else {
+        return;
+    };
+    for server in servers {
+        let kind = server.kind;
+        let sb = Sandbox::new();
+        let cfg = config(&sb, &[&server.url], "");
+        let cfg_s = cfg.to_str().unwrap();
+        let (code, out, err) = logward(&["setup", "-c", cfg_s]);
+        assert_eq!(code, 0, "{kind:?}: {out}{err}");
+        assert!(
+            out.contains(
+                ": installed; 1 shard(s), 0 replica(s) (default for a cluster of 1 data node(s)"
+            ),
+            "{kind:?}: {out}"
+        );
+        append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
+        let agent = Agent::start(&cfg);
+        assert_eq!(
+            server.wait_for_count("logs-*", 10),
+            10,
+            "{kind:?}: {}",
+            agent.log()
+        );
+        assert_eq!(agent.stop(), 0);
+        let health = server
+            .get("/_cluster/health/logs-2026.11.24")
+            .expect("index health");
+        assert_eq!(health["status"], "green", "{kind:?}: {health}");
+
+        let (code, out, _) = logward(&["setup", "-c", cfg_s]);
+        assert_eq!(code, 0);
+        assert!(
+            out.contains(": unchanged; 1 shard(s), 0 replica(s)"),
+            "{kind:?}: {out}"
+        );
+
+        let cfg = config(&sb, &[&server.url], "    template: { replicas: 2 }\n");
+        let (code, out, err) = logward(&["setup", "-c", cfg.to_str().unwrap()]);
+        assert_eq!(code, 0, "{kind:?}: {out}{err}");
+        assert!(
+            out.contains(
+                "updated (index.auto_expand_replicas 0-1 → (unset), index.number_of_replicas 0 → 2)"
+            ),
+            "{kind:?}: {out}"
+        );
+        let t = server.get("/_index_template/logward").expect("template");
+        assert_eq!(
+            t["index_templates"][0]["index_template"]["template"]["settings"]["index"]["number_of_replicas"],
+            "2",
+            "{kind:?}: {t}"
+        );
+    }
+}
