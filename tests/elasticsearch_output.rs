@@ -672,3 +672,73 @@ fn setup_compares_settings_and_its_default_is_green_on_a_single_node() {
         );
     }
 }
+
+/// A Go service logging with zap writes `"error": "text"`; the template `setup` installs maps `error` as
+/// an object (ECS). Such lines are shipped with the text as `error.message`, not dead-lettered; an event the
+/// server does refuse is counted as dead-lettered in the progress line and never as shipped.
+#[test]
+fn zap_error_lines_are_shipped_and_dead_letters_are_never_counted_as_shipped() {
+    let Some(server) = Server::start(Kind::Elasticsearch) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let cfg = config(&sb, &[&server.url], "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("progress_interval: 0s", "progress_interval: 1s");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, out, err) = logward(&["setup", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut lines: Vec<String> = (0..20)
+        .map(|n| {
+            format!(
+                r#"{{"level":"error","ts":"2026-11-24T10:00:{n:02}.000Z","caller":"billing/charge.go:88","msg":"charge failed","error":"card declined {n}","service":"billing"}}"#
+            )
+        })
+        .collect();
+    lines.extend((0..20).map(|n| line(n, 24)));
+    // A date field the template maps as a date, holding no date: the server refuses this one for good.
+    lines.push(
+        r#"{"@timestamp":"2026-11-24T11:00:00.000Z","level":"INFO","msg":"bad","event":{"created":"not a date"}}"#
+            .to_string(),
+    );
+    append_lines(&sb.path("logs/app.log"), lines);
+    let agent = Agent::start(&cfg);
+    assert_eq!(server.wait_for_count("logs-*", 40), 40, "{}", agent.log());
+    wait_for_log(&agent, "dead-lettered: 1");
+    let log_path = cfg.with_extension("stderr.log");
+    assert_eq!(agent.stop(), 0);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let last_progress = log
+        .lines()
+        .rfind(|l| l.starts_with("logward: "))
+        .unwrap_or_default();
+    assert!(
+        last_progress.contains("read 41 ")
+            && last_progress.contains("shipped 40 ")
+            && last_progress.contains("dead-lettered: 1"),
+        "{last_progress}\nlog:\n{log}"
+    );
+    let dead: usize = std::fs::read_dir(sb.path("data/dead-letter"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| {
+                    std::fs::read_to_string(e.path())
+                        .unwrap_or_default()
+                        .lines()
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(dead, 1, "dead letters; log:\n{log}");
+    let hits = server.get("/logs-*/_search?size=100").expect("search");
+    let declined: Vec<&str> = hits["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["_source"]["error"]["message"].as_str())
+        .collect();
+    assert_eq!(declined.len(), 20, "{hits}");
+    assert!(declined.contains(&"card declined 7"), "{declined:?}");
+}

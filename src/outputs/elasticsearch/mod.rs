@@ -296,7 +296,9 @@ impl ElasticsearchOutput {
             Ok(()) => {
                 self.spare = std::mem::take(&mut pending.encoded.buf);
                 Ok(if pending.rejected > 0 {
-                    SendOutcome::Rejected
+                    SendOutcome::Rejected {
+                        refused: pending.rejected,
+                    }
                 } else {
                     SendOutcome::Delivered
                 })
