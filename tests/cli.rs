@@ -75,6 +75,53 @@ fn check_accepts_the_shipped_examples() {
     let (code, out, err) = logward(&["check", "-c", &format!("{root}/examples/default.yml")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("OK (2 input(s), 1 output(s)"), "{out}");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(format!("{root}/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            let (code, out, err) = logward(&["check", "-c", path.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {out}{err}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} examples found");
+}
+
+/// The help texts and the package description name only what logward has.
+#[test]
+fn help_and_package_description_advertise_nothing_that_does_not_exist() {
+    use clap::CommandFactory;
+    let mut paths = Vec::new();
+    subcommand_paths(&logward::cli::Cli::command(), &[], &mut paths);
+    let mut texts = vec![(
+        "Cargo.toml description".to_string(),
+        env!("CARGO_PKG_DESCRIPTION").to_string(),
+    )];
+    let (_, top, _) = logward(&["--help"]);
+    texts.push(("logward --help".into(), top));
+    for (path, _) in &paths {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (_, out, _) = logward(&args);
+        texts.push((format!("logward {}", path.join(" ")), out));
+    }
+    // Things an agent like this might be expected to do and logward does not (yet).
+    for (what, text) in &texts {
+        let lower = text.to_lowercase();
+        for absent in [
+            "alert",
+            "kafka",
+            "syslog",
+            "reload",
+            "metrics endpoint",
+            "http input",
+        ] {
+            assert!(
+                !lower.contains(absent),
+                "{what} mentions `{absent}`:\n{text}"
+            );
+        }
+    }
 }
 
 #[test]

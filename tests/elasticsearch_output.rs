@@ -742,3 +742,81 @@ fn zap_error_lines_are_shipped_and_dead_letters_are_never_counted_as_shipped() {
     assert_eq!(declined.len(), 20, "{hits}");
     assert!(declined.contains(&"card declined 7"), "{declined:?}");
 }
+
+/// `examples/go-service-to-elasticsearch.yml`, the configuration the README installs, ships a Go service's
+/// JSON log to Elasticsearch as documented: the application's time as `@timestamp`, `log.level`,
+/// `service.name`, `error.message`, one index a day.
+#[test]
+fn the_go_service_example_ships_to_elasticsearch_as_documented() {
+    let Some(server) = Server::start(Kind::Elasticsearch) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/go-service-to-elasticsearch.yml");
+    let cfg = sb.path("go-service.yml");
+    std::fs::copy(&example, &cfg).unwrap();
+    let logs = sb.path("logs").display().to_string();
+    let data = sb.path("data").display().to_string();
+    let env = [
+        ("GO_SERVICE_LOGS", logs.as_str()),
+        ("ELASTICSEARCH_URL", server.url.as_str()),
+        ("LOGWARD_DATA_DIR", data.as_str()),
+    ];
+    let setup = std::process::Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["setup", "-c", cfg.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let lines: Vec<String> = (0..30)
+        .map(|n| {
+            let (level, extra) = if n % 10 == 0 {
+                ("ERROR", r#","error":"card declined""#)
+            } else {
+                ("INFO", "")
+            };
+            format!(
+                r#"{{"timestamp":"2026-11-{:02}T08:00:{:02}.331Z","level":"{level}","service":"billing","msg":"charge {n}"{extra}}}"#,
+                23 + n % 2,
+                n
+            )
+        })
+        .collect();
+    append_lines(&sb.path("logs/app.log"), lines);
+    let agent = Agent::start_with_env(&cfg, &env);
+    assert_eq!(
+        server.wait_for_count("logs-go-service-*", 30),
+        30,
+        "{}",
+        agent.log()
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_eq!(server.count("logs-go-service-2026.11.23"), 15);
+    assert_eq!(server.count("logs-go-service-2026.11.24"), 15);
+    let hits = server
+        .get("/logs-go-service-*/_search?size=100")
+        .expect("search");
+    let docs: Vec<&serde_json::Value> = hits["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| &h["_source"])
+        .collect();
+    let first = docs
+        .iter()
+        .find(|d| d["message"] == "charge 10")
+        .unwrap_or_else(|| panic!("{hits}"));
+    assert_eq!(first["@timestamp"], "2026-11-23T08:00:10.331Z", "{first}");
+    assert_eq!(first["log"]["level"], "ERROR", "{first}");
+    assert_eq!(first["service"]["name"], "billing", "{first}");
+    assert_eq!(first["error"]["message"], "card declined", "{first}");
+    assert!(
+        first.get("timestamp").is_none() && first.get("level").is_none(),
+        "{first}"
+    );
+}
