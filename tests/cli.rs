@@ -342,3 +342,30 @@ fn a_second_agent_on_the_same_data_dir_is_refused_naming_the_holder() {
         assert_eq!(first.stop(), 0, "{queue} queue");
     }
 }
+
+/// `setup` warns, before it talks to any server, where events of an input would clash with the template it
+/// installs: constant fields at the root where the template has an object (or the reverse), and JSON keys
+/// at the root, which must not be text where the template has an object.
+#[test]
+fn setup_warns_where_inputs_would_clash_with_the_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir: {d}/data\ninputs:\n  - type: file\n    id: app\n    paths: [\"{d}/*.log\"]\n    json: {{keys_under_root: true}}\n  - type: file\n    id: web\n    paths: [\"{d}/*.txt\"]\n    fields: {{log: access, host: {{name: {{short: w1}}}}, team: a}}\n    fields_under_root: true\noutputs:\n  - type: elasticsearch\n    hosts: [\"http://127.0.0.1:9\"]\n    timeout: 1s\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (_, _, err) = logward(&["setup", "-c", cfg.to_str().unwrap()]);
+    for expected in [
+        "warning: input `app` puts the keys of JSON lines at the root: the template maps",
+        "`event`",
+        "warning: input `web`: the field `log` (fields, at the root) is \"access\", but the template maps `log` as an object",
+        "warning: input `web`: the field `host.name` (fields, at the root) is an object, but the template maps it as keyword",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(!err.contains("`team`"), "{err}");
+}

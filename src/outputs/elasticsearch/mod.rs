@@ -16,6 +16,7 @@ pub mod bulk;
 pub mod chunking;
 pub mod client;
 pub mod config;
+pub mod conflicts;
 pub mod dead_letter;
 pub mod index;
 pub mod policy;
