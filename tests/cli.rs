@@ -75,6 +75,53 @@ fn check_accepts_the_shipped_examples() {
     let (code, out, err) = logward(&["check", "-c", &format!("{root}/examples/default.yml")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("OK (2 input(s), 1 output(s)"), "{out}");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(format!("{root}/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            let (code, out, err) = logward(&["check", "-c", path.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {out}{err}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} examples found");
+}
+
+/// The help texts and the package description name only what logward has.
+#[test]
+fn help_and_package_description_advertise_nothing_that_does_not_exist() {
+    use clap::CommandFactory;
+    let mut paths = Vec::new();
+    subcommand_paths(&logward::cli::Cli::command(), &[], &mut paths);
+    let mut texts = vec![(
+        "Cargo.toml description".to_string(),
+        env!("CARGO_PKG_DESCRIPTION").to_string(),
+    )];
+    let (_, top, _) = logward(&["--help"]);
+    texts.push(("logward --help".into(), top));
+    for (path, _) in &paths {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (_, out, _) = logward(&args);
+        texts.push((format!("logward {}", path.join(" ")), out));
+    }
+    // Things an agent like this might be expected to do and logward does not (yet).
+    for (what, text) in &texts {
+        let lower = text.to_lowercase();
+        for absent in [
+            "alert",
+            "kafka",
+            "syslog",
+            "reload",
+            "metrics endpoint",
+            "http input",
+        ] {
+            assert!(
+                !lower.contains(absent),
+                "{what} mentions `{absent}`:\n{text}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -169,4 +216,156 @@ fn check_reports_broken_processors_at_their_position() {
     ] {
         assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
     }
+}
+
+/// SIGHUP (a closed terminal, a habitual `kill -HUP`) neither kills the agent nor stops it: it logs that it
+/// ignored the signal, keeps shipping, and a later SIGTERM still drains and exits 0.
+#[cfg(unix)]
+#[test]
+fn sighup_is_ignored_with_a_log_line_and_the_agent_keeps_shipping() {
+    use common::{Agent, Sandbox, append_lines, file_input, wait_for_lines};
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    append_lines(&log, (0..10).map(|i| format!("before {i}")));
+    let cfg = sb.config(&file_input("app", &sb.path("logs/*.log"), ""));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 10, &agent);
+    let pid = agent.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -HUP {pid} failed");
+    let mut agent = agent;
+    let mut exited = None;
+    let logged = common::wait_until(common::WAIT, || {
+        exited = agent.child.try_wait().ok().flatten();
+        exited.is_some() || agent.this_run_log().contains("SIGHUP received and ignored")
+    });
+    assert!(
+        logged,
+        "no log line about SIGHUP within {:?}; log:\n{}",
+        common::WAIT,
+        agent.this_run_log()
+    );
+    assert!(
+        exited.is_none(),
+        "the agent ended on SIGHUP ({exited:?}); log:\n{}",
+        agent.this_run_log()
+    );
+    append_lines(&log, (0..10).map(|i| format!("after {i}")));
+    wait_for_lines(&sb.out(), 20, &agent);
+    let log_text = agent.this_run_log();
+    assert_eq!(agent.stop(), 0, "log:\n{log_text}");
+    let got = common::messages(&sb.out());
+    let expected: Vec<String> = (0..10)
+        .map(|i| format!("before {i}"))
+        .chain((0..10).map(|i| format!("after {i}")))
+        .collect();
+    common::assert_exactly_once(&got, &expected);
+}
+
+/// A `data_dir` that is a file fails `check` (exit 2, naming it), and `run` then fails naming it too, in
+/// plain text: standard error is not a terminal here, so no colour codes.
+#[test]
+fn a_data_dir_that_is_a_file_fails_check_and_run_says_so_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::write(&data, "not a folder").unwrap();
+    let cfg = dir.path().join("c.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir: {}\ninputs:\n  - type: file\n    paths: [\"{}/*.log\"]\noutputs:\n  - type: console\n",
+            data.display(),
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = logward(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(
+        code, 2,
+        "check passed a data_dir that is a file:\n{out}{err}"
+    );
+    let expected = format!("data_dir {} is a file, not a folder", data.display());
+    assert!(err.contains(&expected), "{err}");
+
+    let (code, _, err) = logward(&["run", "-c", cfg.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains(&expected), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "colour codes on a non-terminal stderr:\n{err:?}"
+    );
+}
+
+/// A second agent on the data folder of a running one is refused, with the memory queue as with the disk
+/// queue, naming the data folder and the running agent's pid; the first keeps running.
+#[test]
+fn a_second_agent_on_the_same_data_dir_is_refused_naming_the_holder() {
+    use common::{Agent, Sandbox, append_lines, file_input, wait_for_lines};
+    for queue in ["memory", "disk"] {
+        let sb = Sandbox::new();
+        append_lines(&sb.path("logs/app.log"), ["one".to_string()]);
+        let cfg = sb.write_config(
+            &format!("queue: {{type: {queue}}}\n"),
+            &file_input("app", &sb.path("logs/*.log"), ""),
+            &sb.file_output(),
+        );
+        let first = Agent::start(&cfg);
+        wait_for_lines(&sb.out(), 1, &first);
+        // The second agent must end by itself; one that runs is killed (when dropped) and fails the test.
+        let mut second = Agent::start(&cfg);
+        let mut code = None;
+        let ended = common::wait_until(common::WAIT, || {
+            code = second.child.try_wait().ok().flatten().map(|s| s.code());
+            code.is_some()
+        });
+        let err = second.this_run_log();
+        assert!(
+            ended,
+            "{queue} queue: a second agent runs on the same data_dir:\n{err}"
+        );
+        assert_eq!(
+            code,
+            Some(Some(1)),
+            "{queue} queue: the second agent was not refused:\n{err}"
+        );
+        let data = sb.path("data").display().to_string();
+        assert!(
+            err.contains(&format!(
+                "the data_dir {data} is in use by another logward process (pid {}",
+                first.child.id()
+            )),
+            "{queue} queue:\n{err}"
+        );
+        assert_eq!(first.stop(), 0, "{queue} queue");
+    }
+}
+
+/// `setup` warns, before it talks to any server, where events of an input would clash with the template it
+/// installs: constant fields at the root where the template has an object (or the reverse), and JSON keys
+/// at the root, which must not be text where the template has an object.
+#[test]
+fn setup_warns_where_inputs_would_clash_with_the_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir: {d}/data\ninputs:\n  - type: file\n    id: app\n    paths: [\"{d}/*.log\"]\n    json: {{keys_under_root: true}}\n  - type: file\n    id: web\n    paths: [\"{d}/*.txt\"]\n    fields: {{log: access, host: {{name: {{short: w1}}}}, team: a}}\n    fields_under_root: true\noutputs:\n  - type: elasticsearch\n    hosts: [\"http://127.0.0.1:9\"]\n    timeout: 1s\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (_, _, err) = logward(&["setup", "-c", cfg.to_str().unwrap()]);
+    for expected in [
+        "warning: input `app` puts the keys of JSON lines at the root: the template maps",
+        "`event`",
+        "warning: input `web`: the field `log` (fields, at the root) is \"access\", but the template maps `log` as an object",
+        "warning: input `web`: the field `host.name` (fields, at the root) is an object, but the template maps it as keyword",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(!err.contains("`team`"), "{err}");
 }

@@ -168,6 +168,9 @@ fn a_mapping_conflict_goes_to_the_dead_letter_file_and_the_rest_is_stored() {
     }
 }
 
+/// kill -9 while shipping, then a rerun: exactly one document per line. The data is small (4,000 lines in
+/// two parts) so the test takes the same few waits on a busy machine as on an idle one; the crash point is
+/// wherever the agent is when 500 documents have arrived, and the second part is written only after it.
 #[test]
 fn a_rerun_after_kill9_produces_no_duplicate_documents() {
     let Some(servers) = Server::both() else {
@@ -175,17 +178,21 @@ fn a_rerun_after_kill9_produces_no_duplicate_documents() {
     };
     for server in servers {
         let sb = Sandbox::new();
-        append_lines(&sb.path("logs/app.log"), (0..20_000).map(|n| line(n, 24)));
-        let cfg = config(&sb, &[&server.url], "    bulk_max_size: 500\n");
+        append_lines(&sb.path("logs/app.log"), (0..2_000).map(|n| line(n, 24)));
+        let cfg = config(&sb, &[&server.url], "    bulk_max_size: 100\n");
         let agent = Agent::start(&cfg);
-        let partial = server.wait_for_count("logs-*", 2000);
+        let partial = server.wait_for_count("logs-*", 500);
         let log = agent.log();
         agent.kill9();
-        assert!(partial >= 2000, "{:?}: log:\n{log}", server.kind);
+        assert!(partial >= 500, "{:?}: log:\n{log}", server.kind);
+        append_lines(
+            &sb.path("logs/app.log"),
+            (2_000..4_000).map(|n| line(n, 24)),
+        );
         let agent = Agent::start(&cfg);
         assert_eq!(
-            server.wait_for_count("logs-*", 20_000),
-            20_000,
+            server.wait_for_count("logs-*", 4_000),
+            4_000,
             "{:?}: log:\n{}",
             server.kind,
             agent.log()
@@ -194,7 +201,7 @@ fn a_rerun_after_kill9_produces_no_duplicate_documents() {
         // Whatever was sent twice overwrote itself: exactly one document per line.
         assert_eq!(
             server.count("logs-*"),
-            20_000,
+            4_000,
             "{:?}: duplicates after kill -9",
             server.kind
         );
@@ -204,7 +211,7 @@ fn a_rerun_after_kill9_produces_no_duplicate_documents() {
             r#"{"size":0,"aggs":{"distinct":{"cardinality":{"field":"n"}}}}"#,
         );
         if let Some(d) = agg["aggregations"]["distinct"]["value"].as_u64() {
-            assert_eq!(d, 20_000, "{:?}", server.kind);
+            assert_eq!(d, 4_000, "{:?}", server.kind);
         }
         // A crash before the file's first registry save: the next run finds the file again as new and
         // sends everything again, under the same ids (they come from the file, not from the moment it
@@ -215,7 +222,7 @@ fn a_rerun_after_kill9_produces_no_duplicate_documents() {
         assert_eq!(agent.stop(), 0);
         assert_eq!(
             server.count("logs-*"),
-            20_000,
+            4_000,
             "{:?}: duplicates after a rerun without registry",
             server.kind
         );
@@ -611,5 +618,212 @@ fn an_endless_bulk_answer_is_cut_off_with_bounded_memory_and_a_prompt_stop() {
         "peak RSS {} MiB; {} endless answers, {sent_mib} MiB sent; stopped in {took:?}",
         peak >> 10,
         ep.counts().endless_bodies.load(SeqCst)
+    );
+}
+
+/// `setup` with the default replicas leaves the indices of a single-node cluster green; run again it says
+/// `unchanged`, and a changed `template.replicas` is seen and installed, with what changed in its output.
+#[test]
+fn setup_compares_settings_and_its_default_is_green_on_a_single_node() {
+    let Some(servers) = Server::both() else {
+        return;
+    };
+    for server in servers {
+        let kind = server.kind;
+        let sb = Sandbox::new();
+        let cfg = config(&sb, &[&server.url], "");
+        let cfg_s = cfg.to_str().unwrap();
+        let (code, out, err) = logward(&["setup", "-c", cfg_s]);
+        assert_eq!(code, 0, "{kind:?}: {out}{err}");
+        assert!(
+            out.contains(
+                ": installed; 1 shard(s), 0 replica(s) (default for a cluster of 1 data node(s)"
+            ),
+            "{kind:?}: {out}"
+        );
+        append_lines(&sb.path("logs/app.log"), (0..10).map(|n| line(n, 24)));
+        let agent = Agent::start(&cfg);
+        assert_eq!(
+            server.wait_for_count("logs-*", 10),
+            10,
+            "{kind:?}: {}",
+            agent.log()
+        );
+        assert_eq!(agent.stop(), 0);
+        let health = server
+            .get("/_cluster/health/logs-2026.11.24")
+            .expect("index health");
+        assert_eq!(health["status"], "green", "{kind:?}: {health}");
+
+        let (code, out, _) = logward(&["setup", "-c", cfg_s]);
+        assert_eq!(code, 0);
+        assert!(
+            out.contains(": unchanged; 1 shard(s), 0 replica(s)"),
+            "{kind:?}: {out}"
+        );
+
+        let cfg = config(&sb, &[&server.url], "    template: { replicas: 2 }\n");
+        let (code, out, err) = logward(&["setup", "-c", cfg.to_str().unwrap()]);
+        assert_eq!(code, 0, "{kind:?}: {out}{err}");
+        assert!(
+            out.contains(
+                "updated (index.auto_expand_replicas 0-1 → (unset), index.number_of_replicas 0 → 2)"
+            ),
+            "{kind:?}: {out}"
+        );
+        let t = server.get("/_index_template/logward").expect("template");
+        assert_eq!(
+            t["index_templates"][0]["index_template"]["template"]["settings"]["index"]["number_of_replicas"],
+            "2",
+            "{kind:?}: {t}"
+        );
+    }
+}
+
+/// A Go service logging with zap writes `"error": "text"`; the template `setup` installs maps `error` as
+/// an object (ECS). Such lines are shipped with the text as `error.message`, not dead-lettered; an event the
+/// server does refuse is counted as dead-lettered in the progress line and never as shipped.
+#[test]
+fn zap_error_lines_are_shipped_and_dead_letters_are_never_counted_as_shipped() {
+    let Some(server) = Server::start(Kind::Elasticsearch) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let cfg = config(&sb, &[&server.url], "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("progress_interval: 0s", "progress_interval: 1s");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, out, err) = logward(&["setup", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut lines: Vec<String> = (0..20)
+        .map(|n| {
+            format!(
+                r#"{{"level":"error","ts":"2026-11-24T10:00:{n:02}.000Z","caller":"billing/charge.go:88","msg":"charge failed","error":"card declined {n}","service":"billing"}}"#
+            )
+        })
+        .collect();
+    lines.extend((0..20).map(|n| line(n, 24)));
+    // A date field the template maps as a date, holding no date: the server refuses this one for good.
+    lines.push(
+        r#"{"@timestamp":"2026-11-24T11:00:00.000Z","level":"INFO","msg":"bad","event":{"created":"not a date"}}"#
+            .to_string(),
+    );
+    append_lines(&sb.path("logs/app.log"), lines);
+    let agent = Agent::start(&cfg);
+    assert_eq!(server.wait_for_count("logs-*", 40), 40, "{}", agent.log());
+    wait_for_log(&agent, "dead-lettered: 1");
+    let log_path = cfg.with_extension("stderr.log");
+    assert_eq!(agent.stop(), 0);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let last_progress = log
+        .lines()
+        .rfind(|l| l.starts_with("logward: "))
+        .unwrap_or_default();
+    assert!(
+        last_progress.contains("read 41 ")
+            && last_progress.contains("shipped 40 ")
+            && last_progress.contains("dead-lettered: 1"),
+        "{last_progress}\nlog:\n{log}"
+    );
+    let dead: usize = std::fs::read_dir(sb.path("data/dead-letter"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| {
+                    std::fs::read_to_string(e.path())
+                        .unwrap_or_default()
+                        .lines()
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(dead, 1, "dead letters; log:\n{log}");
+    let hits = server.get("/logs-*/_search?size=100").expect("search");
+    let declined: Vec<&str> = hits["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["_source"]["error"]["message"].as_str())
+        .collect();
+    assert_eq!(declined.len(), 20, "{hits}");
+    assert!(declined.contains(&"card declined 7"), "{declined:?}");
+}
+
+/// `examples/go-service-to-elasticsearch.yml`, the configuration the README installs, ships a Go service's
+/// JSON log to Elasticsearch as documented: the application's time as `@timestamp`, `log.level`,
+/// `service.name`, `error.message`, one index a day.
+#[test]
+fn the_go_service_example_ships_to_elasticsearch_as_documented() {
+    let Some(server) = Server::start(Kind::Elasticsearch) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/go-service-to-elasticsearch.yml");
+    let cfg = sb.path("go-service.yml");
+    std::fs::copy(&example, &cfg).unwrap();
+    let logs = sb.path("logs").display().to_string();
+    let data = sb.path("data").display().to_string();
+    let env = [
+        ("GO_SERVICE_LOGS", logs.as_str()),
+        ("ELASTICSEARCH_URL", server.url.as_str()),
+        ("LOGWARD_DATA_DIR", data.as_str()),
+    ];
+    let setup = std::process::Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["setup", "-c", cfg.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let lines: Vec<String> = (0..30)
+        .map(|n| {
+            let (level, extra) = if n % 10 == 0 {
+                ("ERROR", r#","error":"card declined""#)
+            } else {
+                ("INFO", "")
+            };
+            format!(
+                r#"{{"timestamp":"2026-11-{:02}T08:00:{:02}.331Z","level":"{level}","service":"billing","msg":"charge {n}"{extra}}}"#,
+                23 + n % 2,
+                n
+            )
+        })
+        .collect();
+    append_lines(&sb.path("logs/app.log"), lines);
+    let agent = Agent::start_with_env(&cfg, &env);
+    assert_eq!(
+        server.wait_for_count("logs-go-service-*", 30),
+        30,
+        "{}",
+        agent.log()
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_eq!(server.count("logs-go-service-2026.11.23"), 15);
+    assert_eq!(server.count("logs-go-service-2026.11.24"), 15);
+    let hits = server
+        .get("/logs-go-service-*/_search?size=100")
+        .expect("search");
+    let docs: Vec<&serde_json::Value> = hits["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| &h["_source"])
+        .collect();
+    let first = docs
+        .iter()
+        .find(|d| d["message"] == "charge 10")
+        .unwrap_or_else(|| panic!("{hits}"));
+    assert_eq!(first["@timestamp"], "2026-11-23T08:00:10.331Z", "{first}");
+    assert_eq!(first["log"]["level"], "ERROR", "{first}");
+    assert_eq!(first["service"]["name"], "billing", "{first}");
+    assert_eq!(first["error"]["message"], "card declined", "{first}");
+    assert!(
+        first.get("timestamp").is_none() && first.get("level").is_none(),
+        "{first}"
     );
 }

@@ -12,6 +12,10 @@ pub fn check(path: &Path) -> i32 {
                 eprintln!("{}: {e:#}", path.display());
                 return exit::BAD_CONFIG;
             }
+            if let Err(e) = crate::util::data_dir::check_usable(&config.data_dir) {
+                eprintln!("{}: {e}", path.display());
+                return exit::BAD_CONFIG;
+            }
             for warning in warnings(&config) {
                 eprintln!("warning: {warning}");
             }

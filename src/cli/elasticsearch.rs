@@ -114,6 +114,16 @@ pub fn setup(args: SetupArgs) -> i32 {
     let inner = || -> Result<i32, i32> {
         let config = load(&args.config)?;
         let outputs = pick(&config, &args.config, args.output.as_deref())?;
+        // The field names the template maps do not depend on the server's version.
+        let info = crate::outputs::elasticsearch::client::ServerInfo {
+            distribution: crate::outputs::elasticsearch::client::Distribution::Elasticsearch,
+            version: "8.0.0".into(),
+            major: 8,
+        };
+        let mappings = crate::outputs::elasticsearch::setup::mappings(&info);
+        for w in crate::outputs::elasticsearch::conflicts::warnings(&config, &mappings) {
+            eprintln!("warning: {w}");
+        }
         let rt = runtime()?;
         let mut code = exit::OK;
         for (name, cfg) in outputs {

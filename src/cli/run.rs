@@ -46,6 +46,14 @@ pub fn run(args: super::RunArgs) -> i32 {
 pub fn run_with(config: &Config, control: Control) -> i32 {
     let _log_guard = crate::observe::logging::init(&config.logging, Some(&config.data_dir));
     tracing::info!(config = %config.source, data_dir = %config.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "logward starting");
+    // Before anything reads the registry or the queue: one agent per data folder, whatever the queue type.
+    let _data_dir_lock = match crate::util::data_dir::lock(&config.data_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot start: {e:#}");
+            return exit::FAILURE;
+        }
+    };
     let built = match build_with(config, &control) {
         Ok(b) => b,
         Err(e) => {

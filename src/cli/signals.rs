@@ -1,5 +1,7 @@
 //! Ctrl-C / SIGTERM handling: the first asks for a graceful stop, the second exits at once. Exiting at once
 //! is safe: checkpoints only ever record acknowledged events, so unsent events are read again next time.
+//! SIGHUP (a closed terminal, or `systemctl reload` / `kill -HUP` out of habit) is ignored with a log line:
+//! logward does not reload its configuration, and dying undrained on it would be the worst answer.
 
 use super::exit;
 use crate::pipeline::shutdown::StopSignal;
@@ -12,9 +14,10 @@ pub fn install(stop: StopSignal) {
             return;
         };
         rt.block_on(async {
+            let mut signals = Signals::new();
             let mut count = 0;
             loop {
-                wait_for_signal().await;
+                signals.next_stop().await;
                 count += 1;
                 if count == 1 {
                     // Stop first: logging can fail (a closed stderr) and must not keep logward running.
@@ -32,23 +35,69 @@ pub fn install(stop: StopSignal) {
     }
 }
 
+/// The signal streams, registered once so no signal arrives while none is listening.
 #[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hangup = signal(SignalKind::hangup());
+        if let Err(e) = &hangup {
+            tracing::warn!(
+                "cannot listen for SIGHUP ({e}); a SIGHUP will end logward without draining"
+            );
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            hangup: hangup.ok(),
+        }
+    }
+
+    /// Waits for Ctrl-C or SIGTERM; logs and ignores every SIGHUP meanwhile.
+    async fn next_stop(&mut self) {
+        loop {
+            let term = async {
+                match &mut self.term {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let hangup = async {
+                match &mut self.hangup {
+                    Some(s) => s.recv().await.is_some(),
+                    None => std::future::pending::<bool>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = term => return,
+                got = hangup => {
+                    if got {
+                        tracing::info!("SIGHUP received and ignored: logward does not reload its configuration; restart it to apply changes (SIGTERM or Ctrl-C stops it gracefully)");
+                    }
+                }
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> Signals {
+        Signals
+    }
+
+    async fn next_stop(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -48,11 +48,16 @@ pub fn init(cfg: &LoggingConfig, data_dir: Option<&Path>) -> LogGuard {
         .with_target(false)
         .log_internal_errors(false);
     let result = match (cfg.format, file_writer) {
+        // One formatter writes both, and the file must stay plain text.
         (LogFormat::Text, Some(w)) => builder
             .with_ansi(false)
             .with_writer(std::io::stderr.and(w))
             .try_init(),
-        (LogFormat::Text, None) => builder.with_writer(std::io::stderr).try_init(),
+        // Colour codes only where a person reads them: a terminal, and NO_COLOR unset.
+        (LogFormat::Text, None) => builder
+            .with_ansi(colour_stderr())
+            .with_writer(std::io::stderr)
+            .try_init(),
         (LogFormat::Json, Some(w)) => builder
             .json()
             .with_writer(std::io::stderr.and(w))
@@ -62,4 +67,11 @@ pub fn init(cfg: &LoggingConfig, data_dir: Option<&Path>) -> LogGuard {
     // A second init (tests, service restarts in one process) keeps the first logger.
     let _ = result;
     LogGuard(guard)
+}
+
+/// Whether logward's own log on standard error may use colours: only on a terminal, and not when
+/// `NO_COLOR` is set (<https://no-color.org>).
+fn colour_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

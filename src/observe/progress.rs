@@ -20,7 +20,13 @@ pub fn report(every: Duration, stop: StopSignal) {
         let rate_out = out.saturating_sub(last.2) as f64 / secs;
         let error =
             |error_type: &str| metrics::sum(component::ERRORS, &[("error_type", error_type)]);
+        // Events an output refused for good (Elasticsearch dead letters): never part of "shipped".
+        let dead_letters = metrics::sum(
+            component::DISCARDED_EVENTS,
+            &[("component_kind", "output"), ("intentional", "false")],
+        );
         let extra = [
+            ("dead-lettered", dead_letters),
             ("truncated", error("line_truncated")),
             ("invalid utf-8", error("invalid_utf8")),
             ("json errors", error("json_parse_failed")),

@@ -109,8 +109,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum SendOutcome {
     /// Every event is accepted (or was already there: duplicates skipped).
     Delivered,
-    /// Some events were refused for good and recorded (dead letter file, counted); do not retry.
-    Rejected,
+    /// `refused` events were refused for good and recorded (dead letter file, counted); do not retry.
+    /// The others were delivered: only they count as sent.
+    Rejected {
+        /// How many events of the batch were refused.
+        refused: usize,
+    },
 }
 
 /// Why an output could not take a batch.

@@ -156,8 +156,11 @@ async fn run_worker(
         let status =
             send_until_settled(&name, output.as_mut(), &mut batch, &force, &counters).await;
         match status {
-            Some(s) => {
-                counters.events.add(batch.len() as u64);
+            Some((s, refused)) => {
+                // Refused (dead-lettered) events are not shipped: they are counted as discarded instead.
+                counters
+                    .events
+                    .add(batch.len().saturating_sub(refused) as u64);
                 counters.batches.inc();
                 for d in deliveries {
                     d.ack.complete(s);
@@ -175,6 +178,7 @@ async fn run_worker(
 }
 
 /// Sends a batch until the output settles it (delivered or rejected), retrying errors with backoff.
+/// With it, how many of its events were refused for good.
 /// `None` when the force signal ends the retries first: the batch is abandoned, not acknowledged. A
 /// send in flight then is cancelled where it waits (a request that gets no answer would otherwise
 /// hold the shutdown for its whole timeout).
@@ -184,7 +188,7 @@ async fn send_until_settled(
     batch: &mut Batch,
     force: &StopSignal,
     counters: &Counters,
-) -> Option<AckStatus> {
+) -> Option<(AckStatus, usize)> {
     let backoff = output.backoff();
     loop {
         if force.is_stopped() {
@@ -198,10 +202,10 @@ async fn send_until_settled(
         };
         counters.send_duration.observe(started.elapsed());
         match sent {
-            Ok(SendOutcome::Delivered) => return Some(AckStatus::Delivered),
-            Ok(SendOutcome::Rejected) => {
+            Ok(SendOutcome::Delivered) => return Some((AckStatus::Delivered, 0)),
+            Ok(SendOutcome::Rejected { refused }) => {
                 counters.rejected_batches.inc();
-                return Some(AckStatus::Rejected);
+                return Some((AckStatus::Rejected, refused));
             }
             Err(e) => {
                 let attempt = batch.attempt();

@@ -48,12 +48,18 @@ const AGENT_LOG_FILTER: &str = "info,logward::inputs::file=debug";
 impl Agent {
     /// Starts `logward run -c <config>`; its stderr goes to `<config>.stderr.log`, after earlier runs'.
     pub fn start(config: &Path) -> Agent {
+        Agent::start_with_env(config, &[])
+    }
+
+    /// [`Agent::start`] with more environment variables (for configurations that read `${VAR}`).
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Agent {
         let log_path = config.with_extension("stderr.log");
         let log_start = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
         let child = Command::new(env!("CARGO_BIN_EXE_logward"))
             .args(["run", "-c"])
             .arg(config)
             .env("RUST_LOG", AGENT_LOG_FILTER)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(

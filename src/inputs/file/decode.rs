@@ -167,6 +167,7 @@ impl EventTemplate {
                         });
                 if json_cfg.keys_under_root {
                     fields = map;
+                    ecs_error(&mut fields);
                 } else {
                     fields.insert("json".into(), Value::Object(map));
                 }
@@ -197,7 +198,8 @@ impl EventTemplate {
             if let Some(reason) = error
                 && self.json.as_ref().is_some_and(|j| j.add_error_key)
             {
-                fields.insert("error".into(), json!({"message": reason, "type": "json"}));
+                // Only a line that did not decode gets here: its own `error` (if any) is in `message`.
+                fields.insert(ERROR.into(), json!({"message": reason, "type": "json"}));
             }
         }
         if invalid {
@@ -246,10 +248,14 @@ impl EventTemplate {
         let mut buf = String::with_capacity(text.len() + stream.log_prefix.len() + 96);
         buf.push_str(text);
         let scanned = ScannedObject::scan(buf).ok()?;
-        let full_rule = |k: &str| match self.decoration.fields() {
-            Some((true, extra)) => k == TAGS || extra.contains_key(k),
-            Some((false, _)) => k == TAGS || k == "fields",
-            None => k == TAGS,
+        // `error` is reshaped by the full decode (see `ecs_error`), so a line with one takes that path.
+        let full_rule = |k: &str| {
+            k == ERROR
+                || match self.decoration.fields() {
+                    Some((true, extra)) => k == TAGS || extra.contains_key(k),
+                    Some((false, _)) => k == TAGS || k == "fields",
+                    None => k == TAGS,
+                }
         };
         if scanned.keys().any(full_rule) {
             return None;
@@ -315,6 +321,25 @@ fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// The ECS field for an error: an object (`error.message`, `error.type`, `error.stack_trace`).
+const ERROR: &str = "error";
+
+/// Go loggers (zap, logrus, zerolog) write `"error": "text"`; ECS, and the template `logward setup`
+/// installs, have `error` as an object, so Elasticsearch would refuse every such line. A root `error` that
+/// is not an object becomes `error.message` (its JSON text when it is not a string).
+fn ecs_error(fields: &mut Fields) {
+    if let Some(v) = fields.get_mut(ERROR)
+        && !v.is_object()
+        && !v.is_null()
+    {
+        let text = match std::mem::take(v) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        *v = json!({ "message": text });
     }
 }
 
@@ -386,6 +411,23 @@ mod tests {
                 .contains("not valid JSON")
         );
         assert!(e.has_tag("_jsonparsefailure"));
+    }
+
+    #[test]
+    fn a_string_error_becomes_error_message_and_an_object_error_stays() {
+        let t = template(json!({"paths": ["x"], "json": {"keys_under_root": true}}), "h");
+        let e = t.event(
+            &stream(),
+            br#"{"level":"error","msg":"charge failed","error":"card declined"}"#,
+            0,
+            false,
+            "T",
+        );
+        assert_eq!(e.get_path("error"), Some(&json!({"message": "card declined"})));
+        let e = t.event(&stream(), br#"{"error":{"message":"m","type":"T"}}"#, 0, false, "T");
+        assert_eq!(e.get_path("error"), Some(&json!({"message": "m", "type": "T"})));
+        let e = t.event(&stream(), br#"{"error":42}"#, 0, false, "T");
+        assert_eq!(e.get_path("error.message"), Some(&json!("42")));
     }
 
     #[test]
@@ -486,3 +528,4 @@ mod tests {
         assert!(kept >= 20, "only {kept} lines were kept as text");
     }
 }
+

@@ -177,9 +177,10 @@ pub struct TemplateConfig {
     /// Primary shards per index.
     #[serde(default = "default_shards")]
     pub shards: u32,
-    /// Replicas per shard.
-    #[serde(default = "default_replicas")]
-    pub replicas: u32,
+    /// Replicas per shard. Unset: 0 when the cluster has one data node (so its indices are green), else
+    /// 1, with `auto_expand_replicas: 0-1` so a cluster that grows or shrinks keeps that right.
+    #[serde(default)]
+    pub replicas: Option<u32>,
     /// Also install a lifecycle policy (ILM on Elasticsearch) deleting indices older than this.
     #[serde(default)]
     pub delete_after: Option<HumanDuration>,
@@ -191,7 +192,7 @@ impl Default for TemplateConfig {
             name: default_template_name(),
             patterns: None,
             shards: default_shards(),
-            replicas: default_replicas(),
+            replicas: None,
             delete_after: None,
         }
     }
@@ -243,9 +244,6 @@ fn default_template_name() -> String {
     "logward".into()
 }
 fn default_shards() -> u32 {
-    1
-}
-fn default_replicas() -> u32 {
     1
 }
 

@@ -16,6 +16,7 @@ pub mod bulk;
 pub mod chunking;
 pub mod client;
 pub mod config;
+pub mod conflicts;
 pub mod dead_letter;
 pub mod index;
 pub mod policy;
@@ -296,7 +297,9 @@ impl ElasticsearchOutput {
             Ok(()) => {
                 self.spare = std::mem::take(&mut pending.encoded.buf);
                 Ok(if pending.rejected > 0 {
-                    SendOutcome::Rejected
+                    SendOutcome::Rejected {
+                        refused: pending.rejected,
+                    }
                 } else {
                     SendOutcome::Delivered
                 })

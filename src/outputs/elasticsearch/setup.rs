@@ -96,12 +96,56 @@ fn uses_composable_templates(info: &ServerInfo) -> bool {
     }
 }
 
+/// How many replicas the template asks for, and why (for `setup`'s report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replicas {
+    /// `number_of_replicas`.
+    pub count: u32,
+    /// Also `auto_expand_replicas: 0-1` (the default, which follows the cluster's size).
+    pub auto_expand: bool,
+    /// Why this count, in words.
+    pub reason: String,
+}
+
+impl Replicas {
+    /// The configured count, or the default for a cluster with `data_nodes` data nodes (`None`: unknown).
+    pub fn choose(configured: Option<u32>, data_nodes: Option<u64>) -> Replicas {
+        match (configured, data_nodes) {
+            (Some(n), _) => Replicas {
+                count: n,
+                auto_expand: false,
+                reason: "template.replicas".into(),
+            },
+            (None, Some(nodes)) => Replicas {
+                count: u32::from(nodes > 1),
+                auto_expand: true,
+                reason: format!(
+                    "default for a cluster of {nodes} data node(s), auto-expanding 0-1; set template.replicas to choose"
+                ),
+            },
+            (None, None) => Replicas {
+                count: 1,
+                auto_expand: true,
+                reason: "default (the number of data nodes could not be read), auto-expanding 0-1; set template.replicas to choose".into(),
+            },
+        }
+    }
+}
+
 /// The template body for this server.
-pub fn template_body(cfg: &ElasticsearchConfig, info: &ServerInfo, lifecycle: bool) -> Value {
+pub fn template_body(
+    cfg: &ElasticsearchConfig,
+    info: &ServerInfo,
+    lifecycle: bool,
+    replicas: &Replicas,
+) -> Value {
     let mut settings = json!({
         "number_of_shards": cfg.template.shards,
-        "number_of_replicas": cfg.template.replicas,
+        "number_of_replicas": replicas.count,
     });
+    if replicas.auto_expand {
+        settings["auto_expand_replicas"] = json!("0-1");
+    }
     if lifecycle && info.distribution == Distribution::Elasticsearch {
         settings["index.lifecycle.name"] = json!(cfg.template.name);
     }
@@ -125,28 +169,103 @@ pub fn template_body(cfg: &ElasticsearchConfig, info: &ServerInfo, lifecycle: bo
     }
 }
 
-/// Whether the template installed on the server already is the one logward would install.
-fn same_template(installed: &Value, wanted: &Value, composable: bool) -> bool {
-    let found = if composable {
+/// The template installed on the server, from the answer to GET.
+fn installed_template(installed: &Value, composable: bool) -> Option<&Value> {
+    if composable {
         installed
             .get("index_templates")
             .and_then(|t| t.get(0))
             .and_then(|t| t.get("index_template"))
     } else {
         installed.as_object().and_then(|o| o.values().next())
-    };
-    let Some(found) = found else {
-        return false;
-    };
-    let pick = |v: &Value, ptr: &str| v.pointer(ptr).cloned();
-    if composable {
-        pick(found, "/index_patterns") == pick(wanted, "/index_patterns")
-            && pick(found, "/template/mappings") == pick(wanted, "/template/mappings")
-            && pick(found, "/_meta/version") == pick(wanted, "/_meta/version")
-    } else {
-        pick(found, "/index_patterns") == pick(wanted, "/index_patterns")
-            && pick(found, "/mappings") == pick(wanted, "/mappings")
     }
+}
+
+/// Index settings as `index.a.b` → value as text, the way servers answer them (nested, values as strings),
+/// whichever way they were written (`number_of_shards: 1`, `index.lifecycle.name`, `{index: {…}}`).
+fn flat_settings(settings: Option<&Value>) -> std::collections::BTreeMap<String, String> {
+    fn walk(prefix: &str, v: &Value, out: &mut std::collections::BTreeMap<String, String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut raw = std::collections::BTreeMap::new();
+    if let Some(s) = settings {
+        walk("", s, &mut raw);
+    }
+    raw.into_iter()
+        .map(|(k, v)| {
+            if k.starts_with("index.") {
+                (k, v)
+            } else {
+                (format!("index.{k}"), v)
+            }
+        })
+        .collect()
+}
+
+/// What differs between the installed template and the wanted one, in words; empty when they are the same.
+fn template_differences(found: &Value, wanted: &Value, composable: bool) -> Vec<String> {
+    let pick = |v: &Value, ptr: &str| v.pointer(ptr).cloned();
+    let base = if composable { "/template" } else { "" };
+    let mut diffs = Vec::new();
+    if pick(found, "/index_patterns") != pick(wanted, "/index_patterns") {
+        diffs.push("index patterns".to_string());
+    }
+    if pick(found, &format!("{base}/mappings")) != pick(wanted, &format!("{base}/mappings")) {
+        diffs.push("mappings".to_string());
+    }
+    if composable && pick(found, "/_meta/version") != pick(wanted, "/_meta/version") {
+        diffs.push("logward version".to_string());
+    }
+    let (have, want) = (
+        flat_settings(found.pointer(&format!("{base}/settings"))),
+        flat_settings(wanted.pointer(&format!("{base}/settings"))),
+    );
+    let keys: std::collections::BTreeSet<&String> = have.keys().chain(want.keys()).collect();
+    for k in keys {
+        let (a, b) = (have.get(k), want.get(k));
+        if a != b {
+            let show = |v: Option<&String>| v.map_or("(unset)".to_string(), |s| s.clone());
+            diffs.push(format!("{k} {} → {}", show(a), show(b)));
+        }
+    }
+    diffs
+}
+
+/// The number of data nodes of the cluster, from `_cluster/health`; `None` when it cannot be read.
+async fn data_nodes(cluster: &Cluster) -> Option<u64> {
+    let a = cluster
+        .request(
+            reqwest::Method::GET,
+            "/_cluster/health",
+            None,
+            AnswerLimit::SMALL,
+        )
+        .await
+        .ok()?;
+    if a.status != 200 {
+        return None;
+    }
+    serde_json::from_slice::<Value>(&a.body)
+        .ok()?
+        .get("number_of_data_nodes")?
+        .as_u64()
 }
 
 /// Runs `setup` for one output. The error says which step failed and why.
@@ -227,17 +346,26 @@ pub async fn setup(cfg: &ElasticsearchConfig, name: &str) -> anyhow::Result<Repo
     } else {
         format!("/_template/{}", cfg.template.name)
     };
-    let wanted = template_body(cfg, &info, lifecycle);
+    let replicas = Replicas::choose(cfg.template.replicas, data_nodes(&cluster).await);
+    let wanted = template_body(cfg, &info, lifecycle, &replicas);
     let existing = cluster
         .request(reqwest::Method::GET, &path, None, AnswerLimit::SMALL)
         .await
         .map_err(|e| anyhow::anyhow!("reading the index template: {e}"))?;
-    if existing.status == 200
-        && let Ok(v) = serde_json::from_slice::<Value>(&existing.body)
-        && same_template(&v, &wanted, composable)
-    {
+    let settings = format!(
+        "{} shard(s), {} replica(s) ({})",
+        cfg.template.shards, replicas.count, replicas.reason
+    );
+    let installed = (existing.status == 200)
+        .then(|| serde_json::from_slice::<Value>(&existing.body).ok())
+        .flatten();
+    let differences = installed
+        .as_ref()
+        .and_then(|v| installed_template(v, composable))
+        .map(|found| template_differences(found, &wanted, composable));
+    if differences.as_ref().is_some_and(Vec::is_empty) {
         report.push(format!(
-            "index template `{}` for {:?}: unchanged",
+            "index template `{}` for {:?}: unchanged; {settings}",
             cfg.template.name,
             patterns(cfg)
         ));
@@ -254,13 +382,12 @@ pub async fn setup(cfg: &ElasticsearchConfig, name: &str) -> anyhow::Result<Repo
         .map_err(|e| anyhow::anyhow!("installing the index template: {e}"))?;
     match a.status {
         200 | 201 => report.push(format!(
-            "index template `{}` for {:?}: {}",
+            "index template `{}` for {:?}: {}; {settings}; it applies to indices created from now on",
             cfg.template.name,
             patterns(cfg),
-            if existing.status == 200 {
-                "updated"
-            } else {
-                "installed"
+            match &differences {
+                Some(d) => format!("updated ({})", d.join(", ")),
+                None => "installed".to_string(),
             }
         )),
         401 | 403 => anyhow::bail!(cluster.auth_failure(&a)),
@@ -290,7 +417,8 @@ mod tests {
         let cfg: ElasticsearchConfig =
             serde_json::from_str(r#"{"index":"app-%{[service]}-%{+yyyy.MM.dd}"}"#).unwrap();
         assert_eq!(patterns(&cfg), vec!["app-*-*"]);
-        let es8 = template_body(&cfg, &info(Distribution::Elasticsearch, "8.15.3"), true);
+        let r = Replicas::choose(None, Some(1));
+        let es8 = template_body(&cfg, &info(Distribution::Elasticsearch, "8.15.3"), true, &r);
         assert_eq!(
             es8["template"]["mappings"]["properties"]["message"]["type"],
             "match_only_text"
@@ -299,7 +427,7 @@ mod tests {
             es8["template"]["settings"]["index.lifecycle.name"],
             "logward"
         );
-        let os = template_body(&cfg, &info(Distribution::OpenSearch, "3.8.0"), true);
+        let os = template_body(&cfg, &info(Distribution::OpenSearch, "3.8.0"), true, &r);
         assert_eq!(
             os["template"]["mappings"]["properties"]["message"]["type"],
             "text"
@@ -309,12 +437,27 @@ mod tests {
                 .get("index.lifecycle.name")
                 .is_none()
         );
-        let es6 = template_body(&cfg, &info(Distribution::Elasticsearch, "6.8.0"), false);
+        let es6 = template_body(&cfg, &info(Distribution::Elasticsearch, "6.8.0"), false, &r);
         assert!(es6["mappings"]["_doc"]["properties"].is_object());
         let ds: ElasticsearchConfig =
             serde_json::from_str(r#"{"data_stream":{"dataset":"nginx"}}"#).unwrap();
-        let body = template_body(&ds, &info(Distribution::Elasticsearch, "8.15.3"), false);
+        let body = template_body(&ds, &info(Distribution::Elasticsearch, "8.15.3"), false, &r);
         assert_eq!(body["index_patterns"], json!(["logs-nginx-default"]));
         assert!(body["data_stream"].is_object());
+    }
+
+    #[test]
+    fn settings_compare_as_servers_answer_them() {
+        let found = json!({"index_patterns": ["a-*"], "template": {"settings": {"index": {"number_of_shards": "1", "number_of_replicas": "1"}}}});
+        let same = json!({"index_patterns": ["a-*"], "template": {"settings": {"number_of_shards": 1, "number_of_replicas": 1}}});
+        assert!(template_differences(&found, &same, true).is_empty());
+        let fewer = json!({"index_patterns": ["a-*"], "template": {"settings": {"number_of_shards": 1, "number_of_replicas": 0}}});
+        assert_eq!(
+            template_differences(&found, &fewer, true),
+            vec!["index.number_of_replicas 1 → 0"]
+        );
+        assert_eq!(Replicas::choose(None, Some(1)).count, 0);
+        assert_eq!(Replicas::choose(None, Some(3)).count, 1);
+        assert_eq!(Replicas::choose(Some(2), Some(1)).count, 2);
     }
 }
