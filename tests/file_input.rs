@@ -230,6 +230,40 @@ fn copytruncate_rotation_while_writing_loses_and_repeats_nothing() {
 }
 
 #[test]
+fn copytruncate_of_a_slow_writer_first_seen_short_ships_each_line_once() {
+    // A live file first seen while shorter than the fingerprint, growing slowly while it is held open:
+    // its copy must still be recognised as the same file, never read again from the start.
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    let mut expected = Vec::new();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    for i in 0..180 {
+        let line = format!("2026-11-24 10:00:00 INFO slow writer line {i:04}");
+        writeln!(f, "{line}").unwrap();
+        expected.push(line);
+        // About five lines a second: the pace of a quiet service.
+        std::thread::sleep(Duration::from_millis(200));
+        if i % 60 == 59 {
+            std::fs::copy(&log, log.with_extension(format!("log.{}", i / 60))).unwrap();
+            f.set_len(0).unwrap();
+        }
+    }
+    drop(f);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/app.log.marker"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
 fn kill_9_in_the_middle_then_restart_delivers_every_line_exactly_once() {
     let sb = Sandbox::new();
     let mut expected = Vec::new();

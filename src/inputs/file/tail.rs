@@ -3,7 +3,7 @@
 use super::config::{FileInputConfig, StartPosition};
 use super::decode::{EventTemplate, FileStream};
 use super::identity::{self, Observed, head_hash, open_shared};
-use super::lines::{Line, LineReader};
+use super::lines::{HeadGuard, Line, LineReader};
 use super::multiline::{Joined, Multiline};
 use super::registry::{Entry, FileCursor};
 use crate::event::{Event, format_timestamp};
@@ -340,7 +340,7 @@ impl Tailer {
             LineReader::open(f, offset, obs.gzip, self.cfg.max_line_bytes.as_usize())
                 .map(|r| (r, node))
         });
-        let (reader, node) = match opened {
+        let (mut reader, node) = match opened {
             Ok(x) => x,
             Err(e) => {
                 self.counters.read_errors.inc();
@@ -356,6 +356,9 @@ impl Tailer {
             .multiline
             .as_ref()
             .and_then(|m| Multiline::new(m).ok());
+        if !obs.gzip {
+            reader.guard_head(self.guard_for(&entry_id, obs));
+        }
         tracing::debug!(input = %self.ctx.id, path = %path.display(), offset, "reading file");
         self.counters.files_opened.inc();
         let stream = FileStream::new(
@@ -374,6 +377,43 @@ impl Tailer {
             last_data: Instant::now(),
             closed: false,
         });
+    }
+
+    /// What the file of `entry_id` must begin with: the registry's head, or what was just observed.
+    fn guard_for(&self, entry_id: &str, obs: &Observed) -> HeadGuard {
+        let (len, hash) = self
+            .checkpoints
+            .state()
+            .entries
+            .iter()
+            .find(|e| e.id == entry_id)
+            .map(|e| (e.head_len, e.head_hash))
+            .unwrap_or_else(|| (obs.head.len() as u64, head_hash(&obs.head)));
+        HeadGuard {
+            len,
+            hash,
+            want: self.fingerprint_bytes as u64,
+        }
+    }
+
+    /// A file held open grew past the head the registry knows: record the longer head, so that a copy
+    /// of it (copytruncate) is recognised as the same file and not read again from its start.
+    fn record_grown_head(&mut self, i: usize) {
+        let h = &self.harvesters[i];
+        let Some(guard) = h.reader.head_guard() else {
+            return;
+        };
+        let entry_id = h.entry_id.clone();
+        let grown = self
+            .checkpoints
+            .state()
+            .entries
+            .iter()
+            .any(|e| e.id == entry_id && e.head_len < guard.len);
+        if grown && let Some(e) = self.checkpoints.state_mut().get_mut(&entry_id) {
+            e.head_len = guard.len;
+            e.head_hash = guard.hash;
+        }
     }
 
     /// Reads one batch from harvester `i` and sends it. Returns how many lines were read.
@@ -398,6 +438,7 @@ impl Tailer {
                 super::lines::Polled {
                     lines: 0,
                     eof: true,
+                    replaced: false,
                 }
             }
         };
@@ -418,7 +459,12 @@ impl Tailer {
             h.closed = true;
         }
         let (events, last_end) = (out.events, out.last_end);
-        if polled.eof && !h.closed {
+        self.record_grown_head(i);
+        if polled.replaced {
+            // Truncated (and maybe written again) since the last read: the rest of the old content is
+            // in its copy, the new content is a new file.
+            self.truncated(i);
+        } else if polled.eof && !self.harvesters[i].closed {
             self.at_end_of_plain_file(i, now);
         }
         let h = &mut self.harvesters[i];
@@ -502,13 +548,22 @@ impl Tailer {
         match copy.and_then(|p| open_shared(&p).ok().map(|f| (p, f))) {
             Some((copy_path, file)) => {
                 match LineReader::open(file, offset, false, self.cfg.max_line_bytes.as_usize()) {
-                    Ok(reader) => {
+                    Ok(mut reader) => {
                         tracing::info!(input = %self.ctx.id, path = %path.display(), copy = %copy_path.display(),
                         "the file was truncated after being copied (copytruncate); reading the rest from the copy");
+                        if let Some(guard) = h.reader.head_guard() {
+                            reader.guard_head(guard);
+                        }
+                        h.node = reader.file().and_then(identity::node_of);
                         h.reader = reader;
-                        h.path = copy_path;
+                        h.path = copy_path.clone();
                         h.path_gone = true;
                         h.last_data = Instant::now();
+                        let node = h.node;
+                        if let Some(e) = self.checkpoints.state_mut().get_mut(&entry_id) {
+                            e.path = copy_path;
+                            e.node = node;
+                        }
                         return;
                     }
                     Err(e) => {
