@@ -499,8 +499,11 @@ impl Tailer {
             .file()
             .and_then(|f| f.metadata().ok())
             .map(|m| m.len());
+        // Shorter than what was read, or than the head it was opened with: truncated. (The second catches
+        // a file truncated between its discovery and the first read, when nothing was read yet.)
+        let head_len = h.reader.head_guard().map_or(0, |g| g.len);
         if let Some(size) = size
-            && size < read_to
+            && (size < read_to || size < head_len)
         {
             self.truncated(i);
             return;
