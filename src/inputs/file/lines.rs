@@ -76,7 +76,11 @@ pub struct LineReader {
     guard: Option<HeadGuard>,
 }
 
+/// The largest read: enough to read a big file at full speed.
 const CHUNK: usize = 256 * 1024;
+/// What an idle reader keeps: a file that is only tailed never needs more, so a thousand open files
+/// cost a few MiB, not a thousand chunks.
+const MIN_BUF: usize = 16 * 1024;
 
 impl LineReader {
     /// Opens a file at `offset` (decompressed bytes for gzip).
@@ -99,7 +103,7 @@ impl LineReader {
         };
         Ok(LineReader {
             source,
-            buf: vec![0; CHUNK],
+            buf: vec![0; MIN_BUF],
             start: 0,
             end: 0,
             offset,
@@ -149,7 +153,7 @@ impl LineReader {
     pub fn stream(reader: Box<dyn Read + Send>, max_line: usize) -> LineReader {
         LineReader {
             source: Source::Stream(reader),
-            buf: vec![0; CHUNK],
+            buf: vec![0; MIN_BUF],
             start: 0,
             end: 0,
             offset: 0,
@@ -248,6 +252,7 @@ impl LineReader {
                     .max(self.buf.len() + 1);
                 self.buf.resize(grown, 0);
             }
+            let free = self.buf.len() - self.end;
             let n = match self.source.read(&mut self.buf[self.end..]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -261,6 +266,7 @@ impl LineReader {
                 Err(e) => return Err(e),
             };
             if n == 0 {
+                self.shrink();
                 return Ok(Polled {
                     lines,
                     eof: true,
@@ -276,7 +282,28 @@ impl LineReader {
                 });
             }
             self.end += n;
+            if n == free && self.buf.len() < CHUNK {
+                // A read filled the buffer: there is more to read, so read more at a time.
+                let grown = (self.buf.len() * 2).min(CHUNK);
+                self.buf.resize(grown, 0);
+            }
         }
+    }
+
+    /// At the end of the data: give back what a burst of reading grew the buffer to.
+    fn shrink(&mut self) {
+        if self.buf.len() > MIN_BUF && self.end - self.start <= MIN_BUF {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            self.buf.truncate(MIN_BUF);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// Bytes of memory held for reading (for tests of what an open file costs).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Hands out a last line without a newline (the end of a finished `.gz` file). Returns whether there was one.
@@ -477,5 +504,27 @@ mod tests {
         assert!(p.replaced && p.eof, "{p:?}");
         assert_eq!(out.len(), 2, "nothing of the new generation is handed out");
         assert_eq!(r.offset(), 38);
+    }
+
+    #[test]
+    fn the_buffer_grows_for_a_backlog_and_shrinks_at_the_end() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for i in 0..20_000 {
+            writeln!(f, "backlog line {i:05} with some padding to make it longer").unwrap();
+        }
+        f.flush().unwrap();
+        let mut r = LineReader::open(File::open(f.path()).unwrap(), 0, false, 1 << 20).unwrap();
+        assert_eq!(r.capacity(), MIN_BUF, "an idle reader holds little");
+        let (mut lines, mut peak) = (0, 0);
+        loop {
+            let p = r.poll(1000, |_| lines += 1).unwrap();
+            peak = peak.max(r.capacity());
+            if p.eof {
+                break;
+            }
+        }
+        assert_eq!(lines, 20_000);
+        assert!(peak > MIN_BUF, "reading a backlog uses larger reads: {peak}");
+        assert_eq!(r.capacity(), MIN_BUF, "given back at the end");
     }
 }

@@ -13,7 +13,7 @@ use crate::observe::metrics::{Counter, Gauge};
 use crate::pipeline::checkpoint::Checkpoints;
 use crate::pipeline::queue::Closed;
 use crate::util::path_match::PathMatcher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -61,6 +61,37 @@ struct Counters {
     truncations: Counter,
     read_errors: Counter,
     open_files: Gauge,
+    waiting_files: Gauge,
+    vanished_unread: Counter,
+    registry_entries: Gauge,
+    entries_removed: Counter,
+}
+
+/// What a scan saw of a path without opening it: when it is unchanged since the last look, and that look
+/// found nothing to read, the file is not opened again (a folder of 20,000 finished files costs one
+/// `stat` each per scan, not an open and a read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Look {
+    size: u64,
+    modified: Option<SystemTime>,
+    node: Option<(u64, u64)>,
+}
+
+impl Look {
+    fn of(meta: &std::fs::Metadata) -> Look {
+        #[cfg(unix)]
+        let node = {
+            use std::os::unix::fs::MetadataExt;
+            Some((meta.dev(), meta.ino()))
+        };
+        #[cfg(not(unix))]
+        let node = None;
+        Look {
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            node,
+        }
+    }
 }
 
 struct Tailer {
@@ -79,6 +110,22 @@ struct Tailer {
     first_scan: bool,
     warned: HashMap<PathBuf, String>,
     counters: Counters,
+    /// At most this many harvesters at once (`max_open_files`).
+    max_open: usize,
+    /// The last look at each matched path that needed nothing more.
+    looks: HashMap<PathBuf, Look>,
+    /// Files that need reading but found no free slot at the last scan, with their size then.
+    waiting: HashMap<PathBuf, u64>,
+    /// Where the next scan starts in the list of matched files, so that waiting files take turns.
+    scan_cursor: usize,
+    /// Set by `start_harvester` when it had no free slot.
+    refused: bool,
+    /// Set by `discover` when what it decided depends on a harvester that is still reading, so the path
+    /// must be looked at again by the next scan.
+    revisit: bool,
+    /// With `start_position: end`, files present at startup that had to wait for a slot: still read from
+    /// their end when their turn comes.
+    startup_waiting: HashSet<PathBuf>,
 }
 
 fn unix_now() -> u64 {
@@ -104,7 +151,13 @@ impl Tailer {
             truncations: m.counter("files_truncated_total"),
             read_errors: m.errors("read_failed", Stage::Receiving),
             open_files: m.gauge("open_files"),
+            waiting_files: m.gauge("files_waiting"),
+            vanished_unread: m.counter("files_vanished_unread_total"),
+            registry_entries: m.gauge("registry_entries"),
+            entries_removed: m.counter("registry_entries_removed_total"),
         };
+        let max_open = cfg.open_files_limit();
+        tracing::debug!(input = %ctx.id, max_open_files = max_open, "file input starting");
         Ok(Tailer {
             fingerprint_bytes: cfg.fingerprint_bytes.as_usize(),
             cfg,
@@ -118,6 +171,13 @@ impl Tailer {
             first_scan: true,
             warned: HashMap::new(),
             counters,
+            max_open,
+            looks: HashMap::new(),
+            waiting: HashMap::new(),
+            scan_cursor: 0,
+            refused: false,
+            revisit: false,
+            startup_waiting: HashSet::new(),
         })
     }
 
@@ -140,6 +200,10 @@ impl Tailer {
                     Ok(n) => worked |= n > 0,
                     Err(Closed) => break 'outer,
                 }
+            }
+            for h in self.harvesters.iter().filter(|h| h.closed) {
+                // Looked at afresh by the next scan: it may have grown, or failed and need a retry.
+                self.looks.remove(&h.path);
             }
             self.harvesters.retain(|h| !h.closed);
             self.counters.open_files.set(self.harvesters.len() as i64);
@@ -194,38 +258,145 @@ impl Tailer {
     fn scan(&mut self) {
         let now_secs = unix_now();
         let paths = self.matching_files();
+        let matched: HashSet<&Path> = paths.iter().map(PathBuf::as_path).collect();
         for h in &mut self.harvesters {
-            if !h.path_gone && !paths.contains(&h.path) {
+            if !h.path_gone && !matched.contains(h.path.as_path()) {
                 h.path_gone = true;
             }
         }
-        for path in paths {
-            let node = identity::node_of_path(&path);
-            if let Some(h) = self
-                .harvesters
-                .iter_mut()
-                .find(|h| h.path == path && !h.path_gone)
-            {
+        self.warn_vanished_unread(&matched);
+        self.looks.retain(|p, _| matched.contains(p.as_path()));
+        let open: HashMap<PathBuf, usize> = self
+            .harvesters
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.path_gone)
+            .map(|(i, h)| (h.path.clone(), i))
+            .collect();
+        let n = paths.len();
+        let start = if n == 0 { 0 } else { self.scan_cursor % n };
+        let mut waiting = HashMap::new();
+        let mut first_waiting = None;
+        for k in 0..n {
+            let at = (start + k) % n;
+            let path = &paths[at];
+            let look = match std::fs::metadata(path) {
+                Ok(meta) => Look::of(&meta),
+                Err(e) => {
+                    self.warn_once(path, format!("cannot open the file: {e}"));
+                    continue;
+                }
+            };
+            if let Some(&i) = open.get(path) {
+                let node = look.node.or_else(|| identity::node_of_path(path));
+                let h = &mut self.harvesters[i];
                 if node.is_none() || node == h.node {
                     continue;
                 }
                 // The path names a new file now (rename rotation): finish the old one through its handle.
                 h.path_gone = true;
             }
-            let obs = match identity::observe(&path, self.fingerprint_bytes) {
+            if self.looks.get(path) == Some(&look) {
+                continue;
+            }
+            if self.harvesters.len() >= self.max_open {
+                // No free slot: looked at again by the next scan, which starts here so that every file
+                // gets its turn.
+                waiting.insert(path.clone(), look.size);
+                first_waiting.get_or_insert(at);
+                continue;
+            }
+            let obs = match identity::observe(path, self.fingerprint_bytes) {
                 Ok(o) => o,
                 Err(e) => {
-                    self.warn_once(&path, format!("cannot open the file: {e}"));
+                    self.warn_once(path, format!("cannot open the file: {e}"));
                     continue;
                 }
             };
-            self.warned.remove(&path);
+            self.warned.remove(path);
             if obs.head.is_empty() {
+                self.looks.insert(path.clone(), look);
                 continue;
             }
-            self.discover(path, obs, now_secs);
+            self.refused = false;
+            self.revisit = false;
+            self.discover(path.clone(), obs, now_secs);
+            if self.refused {
+                waiting.insert(path.clone(), look.size);
+                first_waiting.get_or_insert(at);
+            } else if !self.revisit {
+                self.looks.insert(path.clone(), look);
+                self.startup_waiting.remove(path);
+            }
         }
+        self.scan_cursor = first_waiting.unwrap_or(0);
+        if self.first_scan && self.cfg.start_position == StartPosition::End {
+            self.startup_waiting = waiting.keys().cloned().collect();
+        }
+        self.counters.waiting_files.set(waiting.len() as i64);
+        self.waiting = waiting;
+        self.clean_removed(&matched, now_secs);
+        self.counters
+            .registry_entries
+            .set(self.checkpoints.state().entries.len() as i64);
         self.first_scan = false;
+    }
+
+    /// Files that waited for a free slot and are gone now, never opened: said by name, because their
+    /// lines are lost (more than `max_open_files` files appeared and went within a few scans).
+    fn warn_vanished_unread(&mut self, matched: &HashSet<&Path>) {
+        let gone: Vec<(PathBuf, u64)> = self
+            .waiting
+            .iter()
+            .filter(|(p, _)| !matched.contains(p.as_path()))
+            .map(|(p, size)| (p.clone(), *size))
+            .collect();
+        for (path, size) in gone {
+            self.counters.vanished_unread.inc();
+            tracing::warn!(input = %self.ctx.id, path = %path.display(), size,
+                "the file was removed before it could be read: it was waiting for one of the {} files the input may hold open (max_open_files); its lines are lost. Raise max_open_files (and the descriptor limit) or keep rotated files longer",
+                self.max_open);
+            self.waiting.remove(&path);
+        }
+    }
+
+    /// Drops the registry entries of files that have been gone for `clean_removed`, so the registry does
+    /// not grow with every file ever rotated away. Entries of files that still exist are refreshed.
+    fn clean_removed(&mut self, matched: &HashSet<&Path>, now_secs: u64) {
+        let after = self.cfg.clean_removed.get().as_secs();
+        let open: HashSet<&str> = self
+            .harvesters
+            .iter()
+            .map(|h| h.entry_id.as_str())
+            .collect();
+        let entries = &mut self.checkpoints.state_untracked_mut().entries;
+        for e in entries.iter_mut() {
+            if matched.contains(e.path.as_path()) || open.contains(e.id.as_str()) {
+                e.last_seen = now_secs;
+            }
+        }
+        if self.cfg.clean_removed.get().is_zero() {
+            return;
+        }
+        let gone: HashSet<String> = entries
+            .iter()
+            .filter(|e| {
+                now_secs.saturating_sub(e.last_seen) >= after
+                    && !open.contains(e.id.as_str())
+                    && !e.path.exists()
+            })
+            .map(|e| e.id.clone())
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        tracing::debug!(input = %self.ctx.id, removed = gone.len(), "dropping the registry entries of files gone for {}", self.cfg.clean_removed);
+        self.counters.entries_removed.add(gone.len() as u64);
+        self.checkpoints
+            .state_mut()
+            .entries
+            .retain(|e| !gone.contains(&e.id));
+        self.read_offsets.retain(|id, _| !gone.contains(id));
     }
 
     fn discover(&mut self, path: PathBuf, obs: Observed, now_secs: u64) {
@@ -242,7 +413,9 @@ impl Tailer {
                         e.path = path;
                         e.last_seen = now_secs;
                     }
-                    // Otherwise a copy of a file being read (copytruncate): the original is read instead.
+                    // Otherwise a copy of a file being read (copytruncate): the original is read instead,
+                    // until it finds it was truncated and moves on to the copy.
+                    self.revisit = true;
                     return;
                 }
                 let read_offset = self.read_offsets.get(&entry_id).copied().unwrap_or(0);
@@ -285,7 +458,7 @@ impl Tailer {
                         return;
                     }
                 }
-                let offset = if self.first_scan
+                let offset = if (self.first_scan || self.startup_waiting.contains(&path))
                     && self.cfg.start_position == StartPosition::End
                     && !obs.gzip
                 {
@@ -335,6 +508,11 @@ impl Tailer {
     }
 
     fn start_harvester(&mut self, entry_id: String, path: PathBuf, obs: &Observed, offset: u64) {
+        if self.harvesters.len() >= self.max_open {
+            // Its entry is kept (at `offset`): a later scan opens it when a slot is free.
+            self.refused = true;
+            return;
+        }
         let opened = open_shared(&path).and_then(|f| {
             let node = identity::node_of(&f);
             LineReader::open(f, offset, obs.gzip, self.cfg.max_line_bytes.as_usize())
@@ -511,7 +689,9 @@ impl Tailer {
         let idle = now.duration_since(h.last_data);
         let pending_lines =
             h.multiline.as_ref().is_some_and(Multiline::has_pending) || h.reader.buffered() > 0;
-        if (h.path_gone && idle >= grace && !pending_lines) || idle >= close_inactive {
+        // Files are waiting for a slot: one read to its end makes room (it is reopened when it grows).
+        let make_room = !self.waiting.is_empty() && !h.path_gone && !pending_lines;
+        if (h.path_gone && idle >= grace && !pending_lines) || idle >= close_inactive || make_room {
             tracing::debug!(input = %self.ctx.id, path = %h.path.display(), renamed_or_deleted = h.path_gone, "releasing file");
             h.closed = true;
             self.counters.files_closed.inc();
