@@ -74,6 +74,8 @@ pub struct LineReader {
     max_line: usize,
     skipping: Option<(u64, Vec<u8>)>,
     guard: Option<HeadGuard>,
+    /// The largest read buffer a backlog may grow it to.
+    max_chunk: usize,
 }
 
 /// The largest read: enough to read a big file at full speed.
@@ -110,6 +112,7 @@ impl LineReader {
             max_line,
             skipping: None,
             guard: None,
+            max_chunk: CHUNK,
         })
     }
 
@@ -118,6 +121,12 @@ impl LineReader {
     /// (copytruncate rotations can happen several times between two looks at a busy moment).
     pub fn guard_head(&mut self, guard: HeadGuard) {
         self.guard = Some(guard);
+    }
+
+    /// Caps how far reading a backlog grows the buffer (at least 16 KiB), so that many files read at once
+    /// share a budget instead of each taking the largest reads.
+    pub fn limit_reads(&mut self, bytes: usize) {
+        self.max_chunk = bytes.clamp(MIN_BUF, CHUNK);
     }
 
     /// The guard as it is now: it grows while the file grows towards the fingerprint length.
@@ -160,6 +169,7 @@ impl LineReader {
             max_line: max_line.max(1),
             skipping: None,
             guard: None,
+            max_chunk: CHUNK,
         }
     }
 
@@ -282,9 +292,9 @@ impl LineReader {
                 });
             }
             self.end += n;
-            if n == free && self.buf.len() < CHUNK {
+            if n == free && self.buf.len() < self.max_chunk {
                 // A read filled the buffer: there is more to read, so read more at a time.
-                let grown = (self.buf.len() * 2).min(CHUNK);
+                let grown = (self.buf.len() * 2).min(self.max_chunk);
                 self.buf.resize(grown, 0);
             }
         }

@@ -17,6 +17,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// What the read buffers of all open files may grow to together while backlogs are read.
+const READ_BUDGET: usize = 16 << 20;
+
 /// A configured file input.
 pub struct FileInput {
     cfg: FileInputConfig,
@@ -200,6 +203,9 @@ impl Tailer {
                     Ok(n) => worked |= n > 0,
                     Err(Closed) => break 'outer,
                 }
+                // Batches already delivered are released now, not after a round over every open file:
+                // with a thousand files a round holds a thousand batches.
+                self.checkpoints.poll();
             }
             for h in self.harvesters.iter().filter(|h| h.closed) {
                 // Looked at afresh by the next scan: it may have grown, or failed and need a retry.
@@ -537,6 +543,7 @@ impl Tailer {
         if !obs.gzip {
             reader.guard_head(self.guard_for(&entry_id, obs));
         }
+        reader.limit_reads(READ_BUDGET / (self.harvesters.len() + 1));
         tracing::debug!(input = %self.ctx.id, path = %path.display(), offset, "reading file");
         self.counters.files_opened.inc();
         let stream = FileStream::new(
