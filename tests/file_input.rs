@@ -230,6 +230,121 @@ fn copytruncate_rotation_while_writing_loses_and_repeats_nothing() {
 }
 
 #[test]
+fn copytruncate_of_a_slow_writer_first_seen_short_ships_each_line_once() {
+    // A live file first seen while shorter than the fingerprint, growing slowly while it is held open:
+    // its copy must still be recognised as the same file, never read again from the start.
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    let cfg = sb.config(&input(&sb.path("logs/app.log*").display().to_string(), ""));
+    let agent = Agent::start(&cfg);
+    let mut expected = Vec::new();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    for i in 0..180 {
+        let line = format!("2026-11-24 10:00:00 INFO slow writer line {i:04}");
+        writeln!(f, "{line}").unwrap();
+        expected.push(line);
+        // About five lines a second: the pace of a quiet service.
+        std::thread::sleep(Duration::from_millis(200));
+        if i % 60 == 59 {
+            std::fs::copy(&log, log.with_extension(format!("log.{}", i / 60))).unwrap();
+            f.set_len(0).unwrap();
+        }
+    }
+    drop(f);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/app.log.marker"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+/// The number of entries in the registry of input `app`.
+fn registry_entries(sb: &Sandbox) -> usize {
+    std::fs::read(sb.path("data/registry/app.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["state"]["entries"].as_array().map(Vec::len))
+        .unwrap_or(usize::MAX)
+}
+
+#[cfg(unix)]
+#[test]
+fn two_thousand_files_under_a_256_descriptor_limit_ship_completely() {
+    // Far more files than descriptors: the input holds at most its share open, reads each to its end,
+    // closes it for the next, and keeps descriptors for the output and the registry.
+    let sb = Sandbox::new();
+    let mut expected = Vec::new();
+    for f in 0..2000 {
+        let lines: Vec<String> = (0..5)
+            .map(|i| format!("2026-11-24T10:00:00Z INFO many files file={f:04} line={i}"))
+            .collect();
+        expected.extend(lines.iter().cloned());
+        append_lines(&sb.path(&format!("logs/f{f:04}.log")), lines);
+    }
+    let cfg = sb.config(&input(&sb.path("logs/*.log").display().to_string(), ""));
+    let agent = Agent::start_with_fd_limit(&cfg, 256);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    // Lines appended to files that were read and closed are read too.
+    let more = vec!["appended to the first file".to_string()];
+    append_lines(&sb.path("logs/f0000.log"), more.clone());
+    expected.extend(more);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    scan_marker(
+        &sb.path("logs/zz-marker.log"),
+        &sb.out(),
+        &mut expected,
+        &agent,
+    );
+    let log = agent.this_run_log();
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+    assert_eq!(
+        log_lines_with(&log, &["Too many open files"]),
+        0,
+        "descriptors ran out:\n{log}"
+    );
+}
+
+#[test]
+fn entries_of_files_gone_for_clean_removed_leave_the_registry() {
+    let sb = Sandbox::new();
+    let mut expected = Vec::new();
+    for f in 0..20 {
+        let line = format!("short-lived file {f}");
+        expected.push(line.clone());
+        append_lines(&sb.path(&format!("logs/old{f:02}.log")), [line]);
+    }
+    let cfg = sb.config(&input(
+        &sb.path("logs/*.log").display().to_string(),
+        "    clean_removed: 1s\n",
+    ));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    wait_for(&agent, "20 registry entries saved", || {
+        registry_entries(&sb) == 20
+    });
+    for f in 0..20 {
+        std::fs::remove_file(sb.path(&format!("logs/old{f:02}.log"))).unwrap();
+    }
+    let keep = "a file that stays".to_string();
+    append_lines(&sb.path("logs/stays.log"), [keep.clone()]);
+    expected.push(keep);
+    wait_for_lines(&sb.out(), expected.len(), &agent);
+    wait_for(
+        &agent,
+        "the registry shrinks to the file that stays",
+        || registry_entries(&sb) == 1,
+    );
+    assert_eq!(agent.stop(), 0);
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}
+
+#[test]
 fn kill_9_in_the_middle_then_restart_delivers_every_line_exactly_once() {
     let sb = Sandbox::new();
     let mut expected = Vec::new();

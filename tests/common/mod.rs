@@ -78,6 +78,36 @@ impl Agent {
         }
     }
 
+    /// Like [`Agent::start`], with the soft limit on open descriptors lowered to `limit` (`ulimit -n` in
+    /// a shell that then becomes the agent, so the agent's pid is the child's).
+    #[cfg(unix)]
+    pub fn start_with_fd_limit(config: &Path, limit: u32) -> Agent {
+        let log_path = config.with_extension("stderr.log");
+        let log_start = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" run -c \"$1\""))
+            .arg(env!("CARGO_BIN_EXE_logward"))
+            .arg(config)
+            .env("RUST_LOG", AGENT_LOG_FILTER)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log_path)
+                    .expect("stderr log"),
+            ))
+            .spawn()
+            .expect("start logward through sh");
+        Agent {
+            child,
+            config: config.to_path_buf(),
+            log_start,
+        }
+    }
+
     /// Sends SIGTERM and waits for a graceful exit; returns the exit code.
     pub fn stop(mut self) -> i32 {
         let pid = self.child.id().to_string();

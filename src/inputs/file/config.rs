@@ -36,6 +36,47 @@ pub struct FileInputConfig {
     /// Decode each line as JSON.
     #[serde(default)]
     pub json: Option<JsonConfig>,
+    /// At most this many files are held open at once; the others wait their turn. Unset: half of what
+    /// the descriptor limit leaves after a reserve for outputs, the registry and the runtime.
+    #[serde(default)]
+    pub max_open_files: Option<usize>,
+    /// The registry entry of a file that no longer exists is dropped once it has been gone this long
+    /// (long enough for a rotated file to be compressed and its `.gz` recognised); `0s` keeps entries.
+    #[serde(default = "default_clean_removed")]
+    pub clean_removed: HumanDuration,
+}
+
+/// Descriptors kept for everything but the input's open files.
+const DESCRIPTOR_RESERVE: u64 = 128;
+
+impl FileInputConfig {
+    /// `max_open_files`, or the default derived from the process's descriptor limit.
+    pub fn open_files_limit(&self) -> usize {
+        self.max_open_files
+            .unwrap_or_else(|| {
+                let soft = soft_descriptor_limit().unwrap_or(1024);
+                (soft.saturating_sub(DESCRIPTOR_RESERVE) / 2).clamp(16, 4096) as usize
+            })
+            .max(1)
+    }
+}
+
+/// The soft limit on open descriptors (`ulimit -n`), read from `/proc/self/limits`.
+#[cfg(target_os = "linux")]
+pub fn soft_descriptor_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Elsewhere (Windows has no small per-process handle limit) the usual Unix default is assumed.
+#[cfg(not(target_os = "linux"))]
+pub fn soft_descriptor_limit() -> Option<u64> {
+    None
 }
 
 /// Where to start reading a file logward has never seen.
@@ -112,6 +153,9 @@ fn default_max_line_bytes() -> ByteSize {
 }
 fn default_fingerprint_bytes() -> ByteSize {
     ByteSize(1024)
+}
+fn default_clean_removed() -> HumanDuration {
+    HumanDuration::secs(3600)
 }
 fn default_max_lines() -> usize {
     500

@@ -46,6 +46,21 @@ pub struct Polled {
     pub lines: usize,
     /// Whether the end of the data was reached (more may come later for a plain file).
     pub eof: bool,
+    /// The file's first bytes are no longer those it was opened with: it was truncated (and perhaps
+    /// written again) since. The bytes read after that were discarded; nothing past
+    /// [`LineReader::offset`] belongs to the file that was being read.
+    pub replaced: bool,
+}
+
+/// What a plain file must still begin with for the bytes read from it to belong to the file first opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadGuard {
+    /// How many leading bytes `hash` covers.
+    pub len: u64,
+    /// [`super::identity::head_hash`] of them.
+    pub hash: u64,
+    /// The guard grows with the file up to this many bytes (the fingerprint length).
+    pub want: u64,
 }
 
 /// Reads lines from one file.
@@ -58,9 +73,16 @@ pub struct LineReader {
     offset: u64,
     max_line: usize,
     skipping: Option<(u64, Vec<u8>)>,
+    guard: Option<HeadGuard>,
+    /// The largest read buffer a backlog may grow it to.
+    max_chunk: usize,
 }
 
+/// The largest read: enough to read a big file at full speed.
 const CHUNK: usize = 256 * 1024;
+/// What an idle reader keeps: a file that is only tailed never needs more, so a thousand open files
+/// cost a few MiB, not a thousand chunks.
+const MIN_BUF: usize = 16 * 1024;
 
 impl LineReader {
     /// Opens a file at `offset` (decompressed bytes for gzip).
@@ -83,13 +105,56 @@ impl LineReader {
         };
         Ok(LineReader {
             source,
-            buf: vec![0; CHUNK],
+            buf: vec![0; MIN_BUF],
             start: 0,
             end: 0,
             offset,
             max_line,
             skipping: None,
+            guard: None,
+            max_chunk: CHUNK,
         })
+    }
+
+    /// Checks after every read that the file still begins as `guard` says, so that lines of a file
+    /// truncated and written again between two reads are never taken for the rest of the old one
+    /// (copytruncate rotations can happen several times between two looks at a busy moment).
+    pub fn guard_head(&mut self, guard: HeadGuard) {
+        self.guard = Some(guard);
+    }
+
+    /// Caps how far reading a backlog grows the buffer (at least 16 KiB), so that many files read at once
+    /// share a budget instead of each taking the largest reads.
+    pub fn limit_reads(&mut self, bytes: usize) {
+        self.max_chunk = bytes.clamp(MIN_BUF, CHUNK);
+    }
+
+    /// The guard as it is now: it grows while the file grows towards the fingerprint length.
+    pub fn head_guard(&self) -> Option<HeadGuard> {
+        self.guard
+    }
+
+    /// Whether the plain file still begins with the guarded bytes; extends the guard when more of the
+    /// head exists now. Called after a read, so a truncation before that read shows as a changed head.
+    fn head_still_matches(&mut self) -> io::Result<bool> {
+        let (Some(guard), Source::Plain(file)) = (&mut self.guard, &self.source) else {
+            return Ok(true);
+        };
+        let head = match read_head(file, guard.want.max(guard.len)) {
+            Ok(head) => head,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        if (head.len() as u64) < guard.len
+            || super::identity::head_hash(&head[..guard.len as usize]) != guard.hash
+        {
+            return Ok(false);
+        }
+        if head.len() as u64 > guard.len {
+            guard.len = head.len() as u64;
+            guard.hash = super::identity::head_hash(&head);
+        }
+        Ok(true)
     }
 
     /// Reads a stream that is not a file, from its start. A read that fails with `WouldBlock` ends a
@@ -97,12 +162,14 @@ impl LineReader {
     pub fn stream(reader: Box<dyn Read + Send>, max_line: usize) -> LineReader {
         LineReader {
             source: Source::Stream(reader),
-            buf: vec![0; CHUNK],
+            buf: vec![0; MIN_BUF],
             start: 0,
             end: 0,
             offset: 0,
             max_line: max_line.max(1),
             skipping: None,
+            guard: None,
+            max_chunk: CHUNK,
         }
     }
 
@@ -178,7 +245,11 @@ impl LineReader {
                 }
             }
             if lines >= max_lines {
-                return Ok(Polled { lines, eof: false });
+                return Ok(Polled {
+                    lines,
+                    eof: false,
+                    replaced: false,
+                });
             }
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -191,19 +262,58 @@ impl LineReader {
                     .max(self.buf.len() + 1);
                 self.buf.resize(grown, 0);
             }
+            let free = self.buf.len() - self.end;
             let n = match self.source.read(&mut self.buf[self.end..]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Polled { lines, eof: false });
+                    return Ok(Polled {
+                        lines,
+                        eof: false,
+                        replaced: false,
+                    });
                 }
                 Err(e) => return Err(e),
             };
             if n == 0 {
-                return Ok(Polled { lines, eof: true });
+                self.shrink();
+                return Ok(Polled {
+                    lines,
+                    eof: true,
+                    replaced: false,
+                });
+            }
+            if !self.head_still_matches()? {
+                // The bytes just read may be the new content: drop them unseen.
+                return Ok(Polled {
+                    lines,
+                    eof: true,
+                    replaced: true,
+                });
             }
             self.end += n;
+            if n == free && self.buf.len() < self.max_chunk {
+                // A read filled the buffer: there is more to read, so read more at a time.
+                let grown = (self.buf.len() * 2).min(self.max_chunk);
+                self.buf.resize(grown, 0);
+            }
         }
+    }
+
+    /// At the end of the data: give back what a burst of reading grew the buffer to.
+    fn shrink(&mut self) {
+        if self.buf.len() > MIN_BUF && self.end - self.start <= MIN_BUF {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            self.buf.truncate(MIN_BUF);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// Bytes of memory held for reading (for tests of what an open file costs).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Hands out a last line without a newline (the end of a finished `.gz` file). Returns whether there was one.
@@ -239,6 +349,43 @@ impl LineReader {
         self.offset = end;
         produced
     }
+}
+
+/// Up to `len` bytes from the start of `file`, without moving its read position.
+fn read_head(file: &File, len: u64) -> io::Result<Vec<u8>> {
+    let mut head = vec![0; len as usize];
+    let mut got = 0;
+    while got < head.len() {
+        match read_at(file, &mut head[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(got);
+    Ok(head)
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, at)
+}
+
+/// `seek_read` moves the file position on Windows: put it back.
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut f = file;
+    let pos = f.stream_position()?;
+    let n = std::os::windows::fs::FileExt::seek_read(file, buf, at);
+    f.seek(SeekFrom::Start(pos))?;
+    n
+}
+
+/// Elsewhere the head cannot be read without moving the position: the guard is not checked.
+#[cfg(not(any(unix, windows)))]
+fn read_at(_file: &File, _buf: &mut [u8], _at: u64) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// The longest prefix of at most `max` bytes that does not split a UTF-8 character (when the text is UTF-8).
@@ -339,5 +486,55 @@ mod tests {
         assert!(p.eof);
         assert!(r.finish(|l| out.push((l.bytes.to_vec(), l.start))));
         assert_eq!(out, vec![(b"two".to_vec(), 4), (b"three".to_vec(), 8)]);
+    }
+
+    #[test]
+    fn a_file_truncated_and_written_again_between_reads_is_reported_not_read_on() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"first generation 1\nfirst generation 2\n").unwrap();
+        let head = b"first generation 1\n";
+        let mut r = LineReader::open(File::open(f.path()).unwrap(), 0, false, 100).unwrap();
+        r.guard_head(HeadGuard {
+            len: head.len() as u64,
+            hash: crate::inputs::file::identity::head_hash(head),
+            want: 1024,
+        });
+        let mut out = Vec::new();
+        let p = r.poll(10, |l| out.push(l.bytes.to_vec())).unwrap();
+        assert_eq!((p.lines, p.replaced), (2, false));
+        // The guard grew with what was read.
+        assert_eq!(r.head_guard().unwrap().len, 38);
+        // Copytruncate, then a longer new generation: same size or more, so only the head tells.
+        std::fs::write(
+            f.path(),
+            b"second generation 1\nsecond generation 2\nsecond generation 3\n",
+        )
+        .unwrap();
+        let p = r.poll(10, |l| out.push(l.bytes.to_vec())).unwrap();
+        assert!(p.replaced && p.eof, "{p:?}");
+        assert_eq!(out.len(), 2, "nothing of the new generation is handed out");
+        assert_eq!(r.offset(), 38);
+    }
+
+    #[test]
+    fn the_buffer_grows_for_a_backlog_and_shrinks_at_the_end() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for i in 0..20_000 {
+            writeln!(f, "backlog line {i:05} with some padding to make it longer").unwrap();
+        }
+        f.flush().unwrap();
+        let mut r = LineReader::open(File::open(f.path()).unwrap(), 0, false, 1 << 20).unwrap();
+        assert_eq!(r.capacity(), MIN_BUF, "an idle reader holds little");
+        let (mut lines, mut peak) = (0, 0);
+        loop {
+            let p = r.poll(1000, |_| lines += 1).unwrap();
+            peak = peak.max(r.capacity());
+            if p.eof {
+                break;
+            }
+        }
+        assert_eq!(lines, 20_000);
+        assert!(peak > MIN_BUF, "reading a backlog uses larger reads: {peak}");
+        assert_eq!(r.capacity(), MIN_BUF, "given back at the end");
     }
 }

@@ -72,6 +72,12 @@ impl InputConfig for FileInputConfig {
                 "`fingerprint_bytes` must be between 1 and 1MiB (the default, 1KiB, suits most logs)",
             );
         }
+        if self.max_open_files == Some(0) {
+            v.error(
+                "max_open_files",
+                "`max_open_files` must be at least 1 (leave it out to derive it from the descriptor limit)",
+            );
+        }
         if self.max_line_bytes.get() == 0 {
             v.error("max_line_bytes", "`max_line_bytes` must be more than 0");
         }

@@ -3,7 +3,7 @@
 use super::config::{FileInputConfig, StartPosition};
 use super::decode::{EventTemplate, FileStream};
 use super::identity::{self, Observed, head_hash, open_shared};
-use super::lines::{Line, LineReader};
+use super::lines::{HeadGuard, Line, LineReader};
 use super::multiline::{Joined, Multiline};
 use super::registry::{Entry, FileCursor};
 use crate::event::{Event, format_timestamp};
@@ -13,9 +13,12 @@ use crate::observe::metrics::{Counter, Gauge};
 use crate::pipeline::checkpoint::Checkpoints;
 use crate::pipeline::queue::Closed;
 use crate::util::path_match::PathMatcher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What the read buffers of all open files may grow to together while backlogs are read.
+const READ_BUDGET: usize = 16 << 20;
 
 /// A configured file input.
 pub struct FileInput {
@@ -61,6 +64,37 @@ struct Counters {
     truncations: Counter,
     read_errors: Counter,
     open_files: Gauge,
+    waiting_files: Gauge,
+    vanished_unread: Counter,
+    registry_entries: Gauge,
+    entries_removed: Counter,
+}
+
+/// What a scan saw of a path without opening it: when it is unchanged since the last look, and that look
+/// found nothing to read, the file is not opened again (a folder of 20,000 finished files costs one
+/// `stat` each per scan, not an open and a read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Look {
+    size: u64,
+    modified: Option<SystemTime>,
+    node: Option<(u64, u64)>,
+}
+
+impl Look {
+    fn of(meta: &std::fs::Metadata) -> Look {
+        #[cfg(unix)]
+        let node = {
+            use std::os::unix::fs::MetadataExt;
+            Some((meta.dev(), meta.ino()))
+        };
+        #[cfg(not(unix))]
+        let node = None;
+        Look {
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            node,
+        }
+    }
 }
 
 struct Tailer {
@@ -79,6 +113,22 @@ struct Tailer {
     first_scan: bool,
     warned: HashMap<PathBuf, String>,
     counters: Counters,
+    /// At most this many harvesters at once (`max_open_files`).
+    max_open: usize,
+    /// The last look at each matched path that needed nothing more.
+    looks: HashMap<PathBuf, Look>,
+    /// Files that need reading but found no free slot at the last scan, with their size then.
+    waiting: HashMap<PathBuf, u64>,
+    /// Where the next scan starts in the list of matched files, so that waiting files take turns.
+    scan_cursor: usize,
+    /// Set by `start_harvester` when it had no free slot.
+    refused: bool,
+    /// Set by `discover` when what it decided depends on a harvester that is still reading, so the path
+    /// must be looked at again by the next scan.
+    revisit: bool,
+    /// With `start_position: end`, files present at startup that had to wait for a slot: still read from
+    /// their end when their turn comes.
+    startup_waiting: HashSet<PathBuf>,
 }
 
 fn unix_now() -> u64 {
@@ -104,7 +154,13 @@ impl Tailer {
             truncations: m.counter("files_truncated_total"),
             read_errors: m.errors("read_failed", Stage::Receiving),
             open_files: m.gauge("open_files"),
+            waiting_files: m.gauge("files_waiting"),
+            vanished_unread: m.counter("files_vanished_unread_total"),
+            registry_entries: m.gauge("registry_entries"),
+            entries_removed: m.counter("registry_entries_removed_total"),
         };
+        let max_open = cfg.open_files_limit();
+        tracing::debug!(input = %ctx.id, max_open_files = max_open, "file input starting");
         Ok(Tailer {
             fingerprint_bytes: cfg.fingerprint_bytes.as_usize(),
             cfg,
@@ -118,6 +174,13 @@ impl Tailer {
             first_scan: true,
             warned: HashMap::new(),
             counters,
+            max_open,
+            looks: HashMap::new(),
+            waiting: HashMap::new(),
+            scan_cursor: 0,
+            refused: false,
+            revisit: false,
+            startup_waiting: HashSet::new(),
         })
     }
 
@@ -140,6 +203,13 @@ impl Tailer {
                     Ok(n) => worked |= n > 0,
                     Err(Closed) => break 'outer,
                 }
+                // Batches already delivered are released now, not after a round over every open file:
+                // with a thousand files a round holds a thousand batches.
+                self.checkpoints.poll();
+            }
+            for h in self.harvesters.iter().filter(|h| h.closed) {
+                // Looked at afresh by the next scan: it may have grown, or failed and need a retry.
+                self.looks.remove(&h.path);
             }
             self.harvesters.retain(|h| !h.closed);
             self.counters.open_files.set(self.harvesters.len() as i64);
@@ -194,38 +264,145 @@ impl Tailer {
     fn scan(&mut self) {
         let now_secs = unix_now();
         let paths = self.matching_files();
+        let matched: HashSet<&Path> = paths.iter().map(PathBuf::as_path).collect();
         for h in &mut self.harvesters {
-            if !h.path_gone && !paths.contains(&h.path) {
+            if !h.path_gone && !matched.contains(h.path.as_path()) {
                 h.path_gone = true;
             }
         }
-        for path in paths {
-            let node = identity::node_of_path(&path);
-            if let Some(h) = self
-                .harvesters
-                .iter_mut()
-                .find(|h| h.path == path && !h.path_gone)
-            {
+        self.warn_vanished_unread(&matched);
+        self.looks.retain(|p, _| matched.contains(p.as_path()));
+        let open: HashMap<PathBuf, usize> = self
+            .harvesters
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.path_gone)
+            .map(|(i, h)| (h.path.clone(), i))
+            .collect();
+        let n = paths.len();
+        let start = if n == 0 { 0 } else { self.scan_cursor % n };
+        let mut waiting = HashMap::new();
+        let mut first_waiting = None;
+        for k in 0..n {
+            let at = (start + k) % n;
+            let path = &paths[at];
+            let look = match std::fs::metadata(path) {
+                Ok(meta) => Look::of(&meta),
+                Err(e) => {
+                    self.warn_once(path, format!("cannot open the file: {e}"));
+                    continue;
+                }
+            };
+            if let Some(&i) = open.get(path) {
+                let node = look.node.or_else(|| identity::node_of_path(path));
+                let h = &mut self.harvesters[i];
                 if node.is_none() || node == h.node {
                     continue;
                 }
                 // The path names a new file now (rename rotation): finish the old one through its handle.
                 h.path_gone = true;
             }
-            let obs = match identity::observe(&path, self.fingerprint_bytes) {
+            if self.looks.get(path) == Some(&look) {
+                continue;
+            }
+            if self.harvesters.len() >= self.max_open {
+                // No free slot: looked at again by the next scan, which starts here so that every file
+                // gets its turn.
+                waiting.insert(path.clone(), look.size);
+                first_waiting.get_or_insert(at);
+                continue;
+            }
+            let obs = match identity::observe(path, self.fingerprint_bytes) {
                 Ok(o) => o,
                 Err(e) => {
-                    self.warn_once(&path, format!("cannot open the file: {e}"));
+                    self.warn_once(path, format!("cannot open the file: {e}"));
                     continue;
                 }
             };
-            self.warned.remove(&path);
+            self.warned.remove(path);
             if obs.head.is_empty() {
+                self.looks.insert(path.clone(), look);
                 continue;
             }
-            self.discover(path, obs, now_secs);
+            self.refused = false;
+            self.revisit = false;
+            self.discover(path.clone(), obs, now_secs);
+            if self.refused {
+                waiting.insert(path.clone(), look.size);
+                first_waiting.get_or_insert(at);
+            } else if !self.revisit {
+                self.looks.insert(path.clone(), look);
+                self.startup_waiting.remove(path);
+            }
         }
+        self.scan_cursor = first_waiting.unwrap_or(0);
+        if self.first_scan && self.cfg.start_position == StartPosition::End {
+            self.startup_waiting = waiting.keys().cloned().collect();
+        }
+        self.counters.waiting_files.set(waiting.len() as i64);
+        self.waiting = waiting;
+        self.clean_removed(&matched, now_secs);
+        self.counters
+            .registry_entries
+            .set(self.checkpoints.state().entries.len() as i64);
         self.first_scan = false;
+    }
+
+    /// Files that waited for a free slot and are gone now, never opened: said by name, because their
+    /// lines are lost (more than `max_open_files` files appeared and went within a few scans).
+    fn warn_vanished_unread(&mut self, matched: &HashSet<&Path>) {
+        let gone: Vec<(PathBuf, u64)> = self
+            .waiting
+            .iter()
+            .filter(|(p, _)| !matched.contains(p.as_path()))
+            .map(|(p, size)| (p.clone(), *size))
+            .collect();
+        for (path, size) in gone {
+            self.counters.vanished_unread.inc();
+            tracing::warn!(input = %self.ctx.id, path = %path.display(), size,
+                "the file was removed before it could be read: it was waiting for one of the {} files the input may hold open (max_open_files); its lines are lost. Raise max_open_files (and the descriptor limit) or keep rotated files longer",
+                self.max_open);
+            self.waiting.remove(&path);
+        }
+    }
+
+    /// Drops the registry entries of files that have been gone for `clean_removed`, so the registry does
+    /// not grow with every file ever rotated away. Entries of files that still exist are refreshed.
+    fn clean_removed(&mut self, matched: &HashSet<&Path>, now_secs: u64) {
+        let after = self.cfg.clean_removed.get().as_secs();
+        let open: HashSet<&str> = self
+            .harvesters
+            .iter()
+            .map(|h| h.entry_id.as_str())
+            .collect();
+        let entries = &mut self.checkpoints.state_untracked_mut().entries;
+        for e in entries.iter_mut() {
+            if matched.contains(e.path.as_path()) || open.contains(e.id.as_str()) {
+                e.last_seen = now_secs;
+            }
+        }
+        if self.cfg.clean_removed.get().is_zero() {
+            return;
+        }
+        let gone: HashSet<String> = entries
+            .iter()
+            .filter(|e| {
+                now_secs.saturating_sub(e.last_seen) >= after
+                    && !open.contains(e.id.as_str())
+                    && !e.path.exists()
+            })
+            .map(|e| e.id.clone())
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        tracing::debug!(input = %self.ctx.id, removed = gone.len(), "dropping the registry entries of files gone for {}", self.cfg.clean_removed);
+        self.counters.entries_removed.add(gone.len() as u64);
+        self.checkpoints
+            .state_mut()
+            .entries
+            .retain(|e| !gone.contains(&e.id));
+        self.read_offsets.retain(|id, _| !gone.contains(id));
     }
 
     fn discover(&mut self, path: PathBuf, obs: Observed, now_secs: u64) {
@@ -242,7 +419,9 @@ impl Tailer {
                         e.path = path;
                         e.last_seen = now_secs;
                     }
-                    // Otherwise a copy of a file being read (copytruncate): the original is read instead.
+                    // Otherwise a copy of a file being read (copytruncate): the original is read instead,
+                    // until it finds it was truncated and moves on to the copy.
+                    self.revisit = true;
                     return;
                 }
                 let read_offset = self.read_offsets.get(&entry_id).copied().unwrap_or(0);
@@ -285,7 +464,7 @@ impl Tailer {
                         return;
                     }
                 }
-                let offset = if self.first_scan
+                let offset = if (self.first_scan || self.startup_waiting.contains(&path))
                     && self.cfg.start_position == StartPosition::End
                     && !obs.gzip
                 {
@@ -335,12 +514,17 @@ impl Tailer {
     }
 
     fn start_harvester(&mut self, entry_id: String, path: PathBuf, obs: &Observed, offset: u64) {
+        if self.harvesters.len() >= self.max_open {
+            // Its entry is kept (at `offset`): a later scan opens it when a slot is free.
+            self.refused = true;
+            return;
+        }
         let opened = open_shared(&path).and_then(|f| {
             let node = identity::node_of(&f);
             LineReader::open(f, offset, obs.gzip, self.cfg.max_line_bytes.as_usize())
                 .map(|r| (r, node))
         });
-        let (reader, node) = match opened {
+        let (mut reader, node) = match opened {
             Ok(x) => x,
             Err(e) => {
                 self.counters.read_errors.inc();
@@ -356,6 +540,10 @@ impl Tailer {
             .multiline
             .as_ref()
             .and_then(|m| Multiline::new(m).ok());
+        if !obs.gzip {
+            reader.guard_head(self.guard_for(&entry_id, obs));
+        }
+        reader.limit_reads(READ_BUDGET / (self.harvesters.len() + 1));
         tracing::debug!(input = %self.ctx.id, path = %path.display(), offset, "reading file");
         self.counters.files_opened.inc();
         let stream = FileStream::new(
@@ -374,6 +562,43 @@ impl Tailer {
             last_data: Instant::now(),
             closed: false,
         });
+    }
+
+    /// What the file of `entry_id` must begin with: the registry's head, or what was just observed.
+    fn guard_for(&self, entry_id: &str, obs: &Observed) -> HeadGuard {
+        let (len, hash) = self
+            .checkpoints
+            .state()
+            .entries
+            .iter()
+            .find(|e| e.id == entry_id)
+            .map(|e| (e.head_len, e.head_hash))
+            .unwrap_or_else(|| (obs.head.len() as u64, head_hash(&obs.head)));
+        HeadGuard {
+            len,
+            hash,
+            want: self.fingerprint_bytes as u64,
+        }
+    }
+
+    /// A file held open grew past the head the registry knows: record the longer head, so that a copy
+    /// of it (copytruncate) is recognised as the same file and not read again from its start.
+    fn record_grown_head(&mut self, i: usize) {
+        let h = &self.harvesters[i];
+        let Some(guard) = h.reader.head_guard() else {
+            return;
+        };
+        let entry_id = h.entry_id.clone();
+        let grown = self
+            .checkpoints
+            .state()
+            .entries
+            .iter()
+            .any(|e| e.id == entry_id && e.head_len < guard.len);
+        if grown && let Some(e) = self.checkpoints.state_mut().get_mut(&entry_id) {
+            e.head_len = guard.len;
+            e.head_hash = guard.hash;
+        }
     }
 
     /// Reads one batch from harvester `i` and sends it. Returns how many lines were read.
@@ -398,6 +623,7 @@ impl Tailer {
                 super::lines::Polled {
                     lines: 0,
                     eof: true,
+                    replaced: false,
                 }
             }
         };
@@ -418,7 +644,12 @@ impl Tailer {
             h.closed = true;
         }
         let (events, last_end) = (out.events, out.last_end);
-        if polled.eof && !h.closed {
+        self.record_grown_head(i);
+        if polled.replaced {
+            // Truncated (and maybe written again) since the last read: the rest of the old content is
+            // in its copy, the new content is a new file.
+            self.truncated(i);
+        } else if polled.eof && !self.harvesters[i].closed {
             self.at_end_of_plain_file(i, now);
         }
         let h = &mut self.harvesters[i];
@@ -453,8 +684,11 @@ impl Tailer {
             .file()
             .and_then(|f| f.metadata().ok())
             .map(|m| m.len());
+        // Shorter than what was read, or than the head it was opened with: truncated. (The second catches
+        // a file truncated between its discovery and the first read, when nothing was read yet.)
+        let head_len = h.reader.head_guard().map_or(0, |g| g.len);
         if let Some(size) = size
-            && size < read_to
+            && (size < read_to || size < head_len)
         {
             self.truncated(i);
             return;
@@ -462,7 +696,9 @@ impl Tailer {
         let idle = now.duration_since(h.last_data);
         let pending_lines =
             h.multiline.as_ref().is_some_and(Multiline::has_pending) || h.reader.buffered() > 0;
-        if (h.path_gone && idle >= grace && !pending_lines) || idle >= close_inactive {
+        // Files are waiting for a slot: one read to its end makes room (it is reopened when it grows).
+        let make_room = !self.waiting.is_empty() && !h.path_gone && !pending_lines;
+        if (h.path_gone && idle >= grace && !pending_lines) || idle >= close_inactive || make_room {
             tracing::debug!(input = %self.ctx.id, path = %h.path.display(), renamed_or_deleted = h.path_gone, "releasing file");
             h.closed = true;
             self.counters.files_closed.inc();
@@ -502,13 +738,22 @@ impl Tailer {
         match copy.and_then(|p| open_shared(&p).ok().map(|f| (p, f))) {
             Some((copy_path, file)) => {
                 match LineReader::open(file, offset, false, self.cfg.max_line_bytes.as_usize()) {
-                    Ok(reader) => {
+                    Ok(mut reader) => {
                         tracing::info!(input = %self.ctx.id, path = %path.display(), copy = %copy_path.display(),
                         "the file was truncated after being copied (copytruncate); reading the rest from the copy");
+                        if let Some(guard) = h.reader.head_guard() {
+                            reader.guard_head(guard);
+                        }
+                        h.node = reader.file().and_then(identity::node_of);
                         h.reader = reader;
-                        h.path = copy_path;
+                        h.path = copy_path.clone();
                         h.path_gone = true;
                         h.last_data = Instant::now();
+                        let node = h.node;
+                        if let Some(e) = self.checkpoints.state_mut().get_mut(&entry_id) {
+                            e.path = copy_path;
+                            e.node = node;
+                        }
                         return;
                     }
                     Err(e) => {
