@@ -16,6 +16,10 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "the noida-db and osmem-server test servers (pip install noida-db osmem-server)",
     ),
     (
+        "prometheus",
+        "Prometheus and promtool (Debian's `prometheus` package: apt-get install prometheus)",
+    ),
+    (
         "wine",
         "Wine and mingw for scripts/wine-service-test.sh (checked by that script)",
     ),

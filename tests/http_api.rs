@@ -1,0 +1,368 @@
+//! The operator HTTP API end to end: the real binary with `http:` on, read with plain HTTP requests,
+//! checked by promtool and scraped by a real Prometheus server.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// An HTTP answer: status, headers (names lower-cased), body.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` with extra request headers; `None` while nothing answers.
+fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<Answer> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    // hyper answers with a content-length, so the body is what follows the head.
+    Some(Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// The value of the sample `name` whose labels include every one of `labels`, summed over matches.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (n, label_text) = series.split_once('{').unwrap_or((series, ""));
+        if n != name {
+            continue;
+        }
+        if labels
+            .iter()
+            .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")))
+        {
+            *found.get_or_insert(0.0) += value.parse::<f64>().ok()?;
+        }
+    }
+    found
+}
+
+fn has(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `promtool check metrics` on `text`; its exit status and what it said.
+fn promtool_check(text: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A Prometheus server scraping `target` every second with `token`, on its own port and data folder;
+/// killed when dropped.
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn start(dir: &Path, target: SocketAddr, token: &str) -> Prometheus {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: logward\n    authorization:\n      credentials: {token}\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = dir.join("prometheus.log");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .expect("start prometheus");
+        Prometheus { child, addr, log }
+    }
+
+    /// The value of the first series an instant query returns.
+    fn query(&self, q: &str) -> Option<f64> {
+        let encoded: String = q
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let a = get(self.addr, &format!("/api/v1/query?query={encoded}"), &[])?;
+        let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+const TOKEN: &str = "test-token-4f1c";
+
+/// Events in = events out + queued, and every drop counted as intentional: the figures /metrics gives
+/// after a known file went through a `drop` processor. promtool accepts the text, and a real Prometheus
+/// scrapes it (with the token, in OpenMetrics, which it asks for first).
+#[test]
+fn metrics_count_what_was_sent_and_prometheus_scrapes_them() {
+    if (!has("promtool") || !has("prometheus"))
+        && !require(
+            "prometheus",
+            "promtool or prometheus is not installed (apt-get install prometheus)",
+        )
+    {
+        return;
+    }
+    let sb = Sandbox::new();
+    let lines: Vec<String> = (0..1000)
+        .map(|i| {
+            let level = if i % 10 == 0 { "DEBUG" } else { "INFO" };
+            format!("{level} line {i}")
+        })
+        .collect();
+    append_lines(&sb.path("logs/app.log"), lines);
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let input = file_input(
+        "app",
+        &sb.path("logs/*.log"),
+        "    processors:\n      - drop: { when: { contains: { message: DEBUG } } }\n",
+    );
+    let config = sb.write_config(
+        &format!("http:\n  listen: {addr}\n  auth_token: {TOKEN}\n"),
+        &input,
+        &sb.file_output()
+            .replace("  - type: file\n", "  - type: file\n    id: out\n"),
+    );
+    let agent = Agent::start(&config);
+    wait_for_lines(&sb.out(), 900, &agent);
+    let auth = ("Authorization", &*format!("Bearer {TOKEN}"));
+    // The output's counter moves after the lines are written: wait for it, then read one snapshot.
+    let mut text = String::new();
+    wait_for(&agent, "the output to count 900 events", || {
+        text = get(addr, "/metrics", &[auth])
+            .map(|a| a.body)
+            .unwrap_or_default();
+        sample(
+            &text,
+            "logward_component_sent_events_total",
+            &[("component_id", "out")],
+        ) == Some(900.0)
+    });
+    let input = |name, extra: &[(&str, &str)]| {
+        let mut labels = vec![("component_id", "app"), ("component_kind", "input")];
+        labels.extend_from_slice(extra);
+        sample(&text, name, &labels)
+    };
+    assert_eq!(
+        input("logward_component_received_events_total", &[]),
+        Some(1000.0),
+        "{text}"
+    );
+    assert_eq!(
+        input("logward_component_sent_events_total", &[]),
+        Some(900.0)
+    );
+    let dropped = sample(
+        &text,
+        "logward_component_discarded_events_total",
+        &[("component_kind", "processor"), ("intentional", "true")],
+    );
+    assert_eq!(dropped, Some(100.0), "{text}");
+    let unintended = sample(
+        &text,
+        "logward_component_discarded_events_total",
+        &[("intentional", "false")],
+    );
+    assert_eq!(unintended, Some(0.0), "{text}");
+    let queued = sample(&text, "logward_buffer_events", &[]).expect("buffer_events");
+    let sent_out = sample(
+        &text,
+        "logward_component_sent_events_total",
+        &[("component_id", "out")],
+    )
+    .unwrap();
+    assert_eq!(
+        input("logward_component_sent_events_total", &[]).unwrap(),
+        sent_out + queued,
+        "events into the queue = events delivered + queued"
+    );
+    assert!(
+        sample(
+            &text,
+            "logward_component_send_duration_seconds_count",
+            &[("component_id", "out")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "logward_output_retries_total",
+            &[("component_id", "out")]
+        )
+        .is_some()
+    );
+    assert!(sample(&text, "process_resident_memory_bytes", &[]).is_some_and(|v| v > 0.0));
+    assert!(sample(&text, "process_cpu_seconds_total", &[]).is_some());
+    assert!(sample(&text, "process_open_fds", &[]).is_some_and(|v| v > 0.0));
+    assert_eq!(
+        sample(
+            &text,
+            "logward_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+    let (ok, said) = promtool_check(&text);
+    assert!(
+        ok,
+        "promtool check metrics refused the text:\n{said}\n{text}"
+    );
+
+    // The token is required, and never echoed.
+    let refused = get(addr, "/metrics", &[]).expect("an answer");
+    assert_eq!(refused.status, 401);
+    assert!(!refused.body.contains(TOKEN));
+    let wrong = get(addr, "/metrics", &[("Authorization", "Bearer nope")]).unwrap();
+    assert_eq!(wrong.status, 401);
+
+    // OpenMetrics when asked for.
+    let om = get(
+        addr,
+        "/metrics",
+        &[
+            auth,
+            ("Accept", "application/openmetrics-text;version=1.0.0"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(om.status, 200);
+    assert!(
+        om.header("content-type")
+            .is_some_and(|c| c.starts_with("application/openmetrics-text")),
+        "{:?}",
+        om.headers
+    );
+    assert!(om.body.ends_with("# EOF\n"));
+    assert!(
+        om.body
+            .contains("# TYPE logward_component_sent_events counter\n")
+    );
+
+    let prom_dir = tempfile::tempdir().unwrap();
+    let prom = Prometheus::start(prom_dir.path(), addr, TOKEN);
+    wait_for(&agent, "Prometheus to scrape logward (up == 1)", || {
+        prom.query("up{job=\"logward\"}") == Some(1.0)
+    });
+    let series = "logward_component_sent_events_total{component_id=\"out\"}";
+    if !wait_until(WAIT, || prom.query(series) == Some(900.0)) {
+        panic!(
+            "Prometheus has no {series} = 900: {:?}; its log:\n{}",
+            prom.query(series),
+            prom.log()
+        );
+    }
+    assert_eq!(agent.stop(), 0);
+}
+
+/// `check` refuses an API other machines can reach without a token, and says why.
+#[test]
+fn check_refuses_a_reachable_api_without_a_token() {
+    let sb = Sandbox::new();
+    let input = file_input("app", &sb.path("logs/*.log"), "");
+    let config = sb.write_config("http:\n  listen: 0.0.0.0:5066\n", &input, &sb.file_output());
+    let (code, _, err) = logward(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(":4:11: http.listen: 0.0.0.0:5066 can be reached from other machines")
+            && err.contains("set `auth_token`"),
+        "{err}"
+    );
+    let config = sb.write_config(
+        &format!("http:\n  listen: 0.0.0.0:5066\n  auth_token: {TOKEN}\n"),
+        &input,
+        &sb.file_output(),
+    );
+    let (code, out, err) = logward(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "{out}{err}");
+}
