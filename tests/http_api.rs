@@ -366,3 +366,69 @@ fn check_refuses_a_reachable_api_without_a_token() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "{out}{err}");
 }
+
+/// The probes' status code and JSON body.
+fn probe(addr: SocketAddr, path: &str) -> Option<(u16, serde_json::Value)> {
+    let a = get(addr, path, &[])?;
+    Some((a.status, serde_json::from_str(&a.body).ok()?))
+}
+
+/// Readiness follows the only output: 503 naming it while its Elasticsearch cannot be reached, 200 once
+/// the server is up and the events are delivered; liveness stays 200 throughout (an output that is down
+/// is not a wedged agent, and restarting the agent would not help).
+#[test]
+fn readiness_follows_the_only_output_and_liveness_stays_up() {
+    let sb = Sandbox::new();
+    let es_port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let lines: Vec<String> = (0..200)
+        .map(|i| format!(r#"{{"level":"INFO","n":{i}}}"#))
+        .collect();
+    append_lines(&sb.path("logs/app.log"), lines);
+    let config = sb.write_config(
+        &format!(
+            "shutdown_timeout: 5s\nhttp:\n  listen: {addr}\n  ready_delivery_timeout: 1s\n  watchdog_timeout: 30s\n"
+        ),
+        &file_input(
+            "app",
+            &sb.path("logs/*.log"),
+            "    json: { keys_under_root: true }\n",
+        ),
+        &es_output(
+            &[&format!("http://127.0.0.1:{es_port}")],
+            "    id: es\n    index: logs-ready\n    flush_interval: 200ms\n    backoff: { init: 100ms, max: 1s }\n",
+        ),
+    );
+    let agent = Agent::start(&config);
+    let mut last = None;
+    wait_for(&agent, "/health/ready to answer 503 naming `es`", || {
+        last = probe(addr, "/health/ready");
+        last.as_ref().is_some_and(|(status, body)| {
+            *status == 503
+                && body["causes"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["component"] == "es"))
+        })
+    });
+    let (_, body) = last.unwrap();
+    assert_eq!(body["status"], "not ready", "{body}");
+    let reason = body["causes"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("output `es` has not delivered for"),
+        "{body}"
+    );
+    let (status, live) = probe(addr, "/health/live").expect("liveness answers");
+    assert_eq!(status, 200, "{live}");
+
+    let Some(server) = es_servers::Server::start_on(es_servers::Kind::Elasticsearch, es_port)
+    else {
+        return;
+    };
+    wait_for(&agent, "/health/ready to answer 200", || {
+        probe(addr, "/health/ready").is_some_and(|(s, _)| s == 200)
+    });
+    assert_eq!(server.wait_for_count("logs-ready", 200), 200);
+    let (status, live) = probe(addr, "/health/live").expect("liveness answers");
+    assert_eq!(status, 200, "{live}");
+    assert_eq!(agent.stop(), 0);
+}

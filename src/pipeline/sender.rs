@@ -62,7 +62,9 @@ impl EventSender {
             ack.complete(AckStatus::Delivered);
             return Ok(None);
         }
-        self.queue.push_blocking(events, ack).map(Some)
+        // Waiting for room in the queue is the output's trouble, which readiness reports; the input
+        // thread is not wedged.
+        crate::observe::watchdog::waiting(|| self.queue.push_blocking(events, ack)).map(Some)
     }
 
     /// Processes and queues a batch, waiting while the queue is full. For async inputs.

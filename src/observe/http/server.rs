@@ -4,7 +4,7 @@
 
 use super::HttpConfig;
 use super::exposition;
-use crate::observe::watchdog;
+use crate::observe::{health, watchdog};
 use anyhow::Context as _;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -53,7 +53,7 @@ pub fn start(api: Api, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Sock
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    tracing::info!(address = %addr, "HTTP API listening");
+    tracing::info!(address = %addr, "HTTP API listening (/metrics, /health/live, /health/ready)");
     Ok(addr)
 }
 
@@ -158,13 +158,42 @@ fn route(api: &Api, req: &Request<Incoming>) -> Answer {
             let text = exposition::render(format, api.config.ready_delivery_timeout.get());
             answer(StatusCode::OK, exposition::content_type(format), text)
         }
+        "/health/live" => live(api),
+        "/health/ready" => ready(api),
         _ => json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({
                 "error": format!("nothing at {path}"),
-                "endpoints": ["/metrics"],
+                "endpoints": ["/metrics", "/health/live", "/health/ready"],
             }),
         ),
+    }
+}
+
+fn live(api: &Api) -> Answer {
+    let wedged = watchdog::wedged(api.config.watchdog_timeout.get());
+    if wedged.is_empty() {
+        return json(StatusCode::OK, &serde_json::json!({"status": "live"}));
+    }
+    let threads: Vec<serde_json::Value> = wedged
+        .iter()
+        .map(|w| serde_json::json!({"thread": w.name, "silent_seconds": w.silent_for.as_secs()}))
+        .collect();
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({"status": "wedged", "threads": threads}),
+    )
+}
+
+fn ready(api: &Api) -> Answer {
+    let causes = health::not_ready(api.config.ready_delivery_timeout.get());
+    if causes.is_empty() {
+        json(StatusCode::OK, &serde_json::json!({"status": "ready"}))
+    } else {
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "not ready", "causes": causes}),
+        )
     }
 }
 
