@@ -328,6 +328,52 @@ fn metrics_count_what_was_sent_and_prometheus_scrapes_them() {
             .contains("# TYPE logward_component_sent_events counter\n")
     );
 
+    // /status agrees with /metrics, and gives the file's position; it needs the token too.
+    assert_eq!(get(addr, "/status", &[]).unwrap().status, 401);
+    let doc: serde_json::Value =
+        serde_json::from_str(&get(addr, "/status", &[auth]).unwrap().body).unwrap();
+    let app = component(&doc, "app");
+    assert_eq!(app["received_events"], 1000, "{doc}");
+    assert_eq!(app["sent_events"], 900, "{doc}");
+    assert_eq!(app["dropped_by_processors"], 100, "{doc}");
+    assert_eq!(component(&doc, "out")["sent_events"], 900, "{doc}");
+    assert_eq!(doc["config_source"], config.display().to_string());
+    assert_eq!(doc["queue"]["type"], "memory");
+    wait_for(&agent, "the registry to reach the end of app.log", || {
+        let doc: serde_json::Value =
+            serde_json::from_str(&get(addr, "/status", &[auth]).unwrap().body).unwrap();
+        let size = std::fs::metadata(sb.path("logs/app.log")).unwrap().len();
+        component(&doc, "app")["files"][0]
+            == serde_json::json!({"path": sb.path("logs/app.log"), "offset": size, "size": size, "lag_bytes": 0})
+    });
+    // `logward status --url` with the token from the environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["status", "--url", &format!("http://{addr}")])
+        .env("LOGWARD_HTTP_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("app "))
+        .unwrap_or_else(|| panic!("no row for app:\n{table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[..4], ["app", "input", "file", "running"], "{table}");
+    assert_eq!(cells[6..10], ["1000", "900", "0", "100"], "{table}");
+    let out = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["status", "--url", &format!("http://{addr}")])
+        .env_remove("LOGWARD_HTTP_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wants a token"));
+
     let prom_dir = tempfile::tempdir().unwrap();
     let prom = Prometheus::start(prom_dir.path(), addr, TOKEN);
     wait_for(&agent, "Prometheus to scrape logward (up == 1)", || {
@@ -365,6 +411,14 @@ fn check_refuses_a_reachable_api_without_a_token() {
     let (code, out, err) = logward(&["check", "-c", config.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "{out}{err}");
+}
+
+/// The entry of component `id` in a `/status` document.
+fn component<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["components"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no component `{id}` in {doc}"))
 }
 
 /// The probes' status code and JSON body.
@@ -420,6 +474,29 @@ fn readiness_follows_the_only_output_and_liveness_stays_up() {
     let (status, live) = probe(addr, "/health/live").expect("liveness answers");
     assert_eq!(status, 200, "{live}");
 
+    // /status and `logward status` say the same while the output is down.
+    let (status, doc) = probe(addr, "/status").expect("/status answers");
+    assert_eq!(status, 200);
+    assert_eq!(doc["ready"], false, "{doc}");
+    let es = component(&doc, "es");
+    assert_eq!(es["state"], "retrying", "{doc}");
+    assert!(es["retrying_since"].is_string(), "{doc}");
+    assert!(es["last_error"]["message"].is_string(), "{doc}");
+    assert!(es["last_delivered"].is_null(), "{doc}");
+    let (code, table, err) = logward(&["status", "-c", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{table}{err}");
+    assert!(table.contains("NOT READY"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("es ") && l.contains("retrying since")),
+        "{table}"
+    );
+    assert!(
+        table.contains("not ready: es: output `es` has not delivered"),
+        "{table}"
+    );
+
     let Some(server) = es_servers::Server::start_on(es_servers::Kind::Elasticsearch, es_port)
     else {
         return;
@@ -430,5 +507,13 @@ fn readiness_follows_the_only_output_and_liveness_stays_up() {
     assert_eq!(server.wait_for_count("logs-ready", 200), 200);
     let (status, live) = probe(addr, "/health/live").expect("liveness answers");
     assert_eq!(status, 200, "{live}");
+    let (_, doc) = probe(addr, "/status").expect("/status answers");
+    let es = component(&doc, "es");
+    assert_eq!(es["state"], "running", "{doc}");
+    assert!(es["last_delivered"].is_string(), "{doc}");
+    assert!(es["retrying_since"].is_null(), "{doc}");
+    let (code, table, err) = logward(&["status", "-c", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{table}{err}");
+    assert!(table.contains("— ready"), "{table}");
     assert_eq!(agent.stop(), 0);
 }

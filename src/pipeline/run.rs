@@ -197,6 +197,7 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             crate::observe::http::Api {
                 config: http.clone(),
                 config_source: config.source.clone(),
+                data_dir: config.data_dir.clone(),
             },
             &runtime,
         )?;

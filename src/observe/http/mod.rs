@@ -9,6 +9,7 @@
 
 pub mod exposition;
 mod server;
+pub mod status;
 
 use crate::component::InputSpec;
 use crate::config::HumanDuration;

@@ -26,6 +26,8 @@ pub struct Api {
     pub config: HttpConfig,
     /// Where the configuration came from.
     pub config_source: String,
+    /// The data folder (file inputs' registries, for positions and lag).
+    pub data_dir: std::path::PathBuf,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -46,6 +48,7 @@ pub fn start(api: Api, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Sock
         .context("cannot hand the HTTP API's socket to the runtime")?;
     let addr = listener.local_addr().unwrap_or(listen);
     runtime.spawn(accept_loop(listener, Arc::new(api)));
+    runtime.spawn(super::status::sample_forever());
     runtime.spawn(async {
         let (beat, _registration) = watchdog::register_detached("runtime");
         loop {
@@ -53,7 +56,7 @@ pub fn start(api: Api, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Sock
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    tracing::info!(address = %addr, "HTTP API listening (/metrics, /health/live, /health/ready)");
+    tracing::info!(address = %addr, "HTTP API listening (/metrics, /health/live, /health/ready, /status)");
     Ok(addr)
 }
 
@@ -158,13 +161,14 @@ fn route(api: &Api, req: &Request<Incoming>) -> Answer {
             let text = exposition::render(format, api.config.ready_delivery_timeout.get());
             answer(StatusCode::OK, exposition::content_type(format), text)
         }
+        "/status" => json(StatusCode::OK, &super::status::document(api)),
         "/health/live" => live(api),
         "/health/ready" => ready(api),
         _ => json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({
                 "error": format!("nothing at {path}"),
-                "endpoints": ["/metrics", "/health/live", "/health/ready"],
+                "endpoints": ["/metrics", "/health/live", "/health/ready", "/status"],
             }),
         ),
     }
