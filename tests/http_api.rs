@@ -517,3 +517,109 @@ fn readiness_follows_the_only_output_and_liveness_stays_up() {
     assert!(table.contains("— ready"), "{table}");
     assert_eq!(agent.stop(), 0);
 }
+
+/// Runs headless Chromium on `url` with `args` (after the flags every run needs) and a fresh profile;
+/// its exit status and stdout.
+fn chromium(url: &str, args: &[String]) -> (bool, String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The page at `/` draws every component with a live rate, in a real browser (the token given after
+/// `#`); a screenshot is kept in the target folder (`target/tmp/status-page.png`).
+#[test]
+fn the_status_page_draws_the_pipeline_in_chromium() {
+    if !has("chromium")
+        && !require(
+            "chromium",
+            "chromium is not installed (apt-get install chromium)",
+        )
+    {
+        return;
+    }
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = sb.write_config(
+        &format!("http:\n  listen: {addr}\n  auth_token: {TOKEN}\n"),
+        &file_input("app", &sb.path("logs/*.log"), ""),
+        &sb.file_output()
+            .replace("  - type: file\n", "  - type: file\n    id: out\n"),
+    );
+    let agent = Agent::start(&config);
+    // Lines keep coming while the page is open, so its rates are not zero.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, log) = (std::sync::Arc::clone(&stop), sb.path("logs/app.log"));
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                append_lines(&log, (i..i + 10).map(|n| format!("page line {n}")));
+                i += 10;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    wait_for_lines(&sb.out(), 50, &agent);
+    let url = format!("http://{addr}/#token={TOKEN}");
+    let budget = "--virtual-time-budget=3000".to_string();
+    let mut dom = String::new();
+    wait_for(
+        &agent,
+        "the page to show both components with a rate",
+        || {
+            let (ok, out, err) = chromium(&url, &[budget.clone(), "--dump-dom".into()]);
+            assert!(ok, "chromium failed: {err}");
+            dom = out;
+            let rated = shows_a_moving_rate(&dom);
+            dom.contains("data-loaded=\"true\"")
+                && dom.contains("data-component=\"app\"")
+                && dom.contains("data-component=\"out\"")
+                && rated
+        },
+    );
+    assert!(dom.contains("class=\"badge ok\">ready<"), "{dom}");
+    assert!(dom.contains("<div id=\"error\"></div>"), "{dom}");
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let (ok, _, err) = chromium(
+        &url,
+        &[
+            budget,
+            "--window-size=1100,500".into(),
+            format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(ok, "chromium failed: {err}");
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(agent.stop(), 0);
+}
+
+/// Whether a rate line of the page shows events moving (`12.5 in/s`, `3.0 events/s`), not `0.0`.
+fn shows_a_moving_rate(dom: &str) -> bool {
+    dom.split("<div class=\"rate\">").skip(1).any(|rest| {
+        rest.split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<f64>().ok())
+            .is_some_and(|r| r > 0.0)
+    })
+}

@@ -20,6 +20,10 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "Prometheus and promtool (Debian's `prometheus` package: apt-get install prometheus)",
     ),
     (
+        "chromium",
+        "headless Chromium (Debian's `chromium` package: apt-get install chromium)",
+    ),
+    (
         "wine",
         "Wine and mingw for scripts/wine-service-test.sh (checked by that script)",
     ),

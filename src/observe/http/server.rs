@@ -32,6 +32,9 @@ pub struct Api {
 
 type Answer = Response<Full<Bytes>>;
 
+/// The status page: one self-contained file, drawn from `/status` by its own script.
+const PAGE: &str = include_str!("page.html");
+
 /// Binds the API's address and serves it on `runtime` until the runtime shuts down. Also starts the
 /// runtime's own heartbeat, so a runtime whose workers are all stuck turns liveness off. Returns the
 /// bound address (the port when `listen` said 0).
@@ -56,7 +59,7 @@ pub fn start(api: Api, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Sock
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    tracing::info!(address = %addr, "HTTP API listening (/metrics, /health/live, /health/ready, /status)");
+    tracing::info!(address = %addr, "HTTP API listening (/, /metrics, /health/live, /health/ready, /status)");
     Ok(addr)
 }
 
@@ -138,9 +141,10 @@ fn route(api: &Api, req: &Request<Incoming>) -> Answer {
         return r;
     }
     let path = req.uri().path();
-    // The probes answer without the token: they tell only whether the agent is up and why not.
-    let probe = path.starts_with("/health/");
-    if !probe && !authorized(api, req) {
+    // The probes answer without the token: they tell only whether the agent is up and why not. The
+    // page holds no data (its script asks /status, with the token given after `#`).
+    let open = path.starts_with("/health/") || path == "/";
+    if !open && !authorized(api, req) {
         let mut r = json(
             StatusCode::UNAUTHORIZED,
             &serde_json::json!({"error": "send the token of http.auth_token as `Authorization: Bearer <token>`"}),
@@ -161,6 +165,16 @@ fn route(api: &Api, req: &Request<Incoming>) -> Answer {
             let text = exposition::render(format, api.config.ready_delivery_timeout.get());
             answer(StatusCode::OK, exposition::content_type(format), text)
         }
+        "/" => {
+            let mut r = answer(StatusCode::OK, "text/html; charset=utf-8", PAGE);
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+                ),
+            );
+            r
+        }
         "/status" => json(StatusCode::OK, &super::status::document(api)),
         "/health/live" => live(api),
         "/health/ready" => ready(api),
@@ -168,7 +182,7 @@ fn route(api: &Api, req: &Request<Incoming>) -> Answer {
             StatusCode::NOT_FOUND,
             &serde_json::json!({
                 "error": format!("nothing at {path}"),
-                "endpoints": ["/metrics", "/health/live", "/health/ready", "/status"],
+                "endpoints": ["/", "/metrics", "/health/live", "/health/ready", "/status"],
             }),
         ),
     }
