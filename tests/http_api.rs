@@ -623,3 +623,124 @@ fn shows_a_moving_rate(dom: &str) -> bool {
             .is_some_and(|r| r > 0.0)
     })
 }
+
+/// A tmux server of its own (its socket named after the test), killed when dropped.
+struct Tmux(String);
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new("tmux")
+            .args(["-L", &self.0])
+            .args(args)
+            .output()
+            .expect("run tmux");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// `logward top` in a real terminal: the table shows both components with a moving rate and is redrawn;
+/// Ctrl-C ends it.
+#[test]
+fn top_redraws_the_table_in_a_terminal_until_ctrl_c() {
+    if !has_tmux() && !require("tmux", "tmux is not installed (apt-get install tmux)") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = sb.write_config(
+        &format!("http:\n  listen: {addr}\n  auth_token: {TOKEN}\n"),
+        &file_input("app", &sb.path("logs/*.log"), ""),
+        &sb.file_output()
+            .replace("  - type: file\n", "  - type: file\n    id: out\n"),
+    );
+    let agent = Agent::start(&config);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, log) = (std::sync::Arc::clone(&stop), sb.path("logs/app.log"));
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                append_lines(&log, (i..i + 10).map(|n| format!("top line {n}")));
+                i += 10;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    wait_for_lines(&sb.out(), 50, &agent);
+    let tmux = Tmux(format!("logward-top-{}", std::process::id()));
+    let command = format!(
+        "{} top -c {}",
+        env!("CARGO_BIN_EXE_logward"),
+        config.display()
+    );
+    let (ok, _) = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &command,
+    ]);
+    assert!(ok, "tmux new-session failed");
+    let screen = || tmux.run(&["capture-pane", "-p", "-t", "top"]).1;
+    let row_rate = |screen: &str, id: &str| -> Option<f64> {
+        let cells: Vec<String> = screen
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        cells.get(5)?.parse().ok()
+    };
+    let mut last = String::new();
+    wait_for(
+        &agent,
+        "`logward top` to show both components moving",
+        || {
+            last = screen();
+            row_rate(&last, "app").is_some_and(|r| r > 0.0)
+                && row_rate(&last, "out").is_some_and(|r| r > 0.0)
+        },
+    );
+    assert!(last.contains("— ready"), "{last}");
+    assert!(last.contains("Ctrl-C to quit"), "{last}");
+    // Redrawn: the clock line changes.
+    let clock = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("every 1s"))
+            .map(str::to_string)
+    };
+    let first = clock(&last);
+    wait_for(&agent, "`logward top` to redraw", || {
+        let now = clock(&screen());
+        now.is_some() && now != first
+    });
+    tmux.run(&["send-keys", "-t", "top", "C-c"]);
+    wait_for(&agent, "`logward top` to end on Ctrl-C", || {
+        !tmux.run(&["has-session", "-t", "top"]).0
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(agent.stop(), 0);
+}
+
+fn has_tmux() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

@@ -35,6 +35,8 @@ pub enum Command {
     Queue(queue::QueueCommand),
     /// Ask a running agent (its HTTP API) how it is doing; exit code 0 when it is ready, 1 when not.
     Status(status::StatusArgs),
+    /// Watch a running agent: its status table, redrawn every second (Ctrl-C quits).
+    Top(status::AgentArgs),
     /// Print the version and the build target.
     Version,
     /// Install, remove, start, stop or query the Windows service.
@@ -84,6 +86,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Queue(cmd) => queue::dispatch(cmd),
         Command::Service(cmd) => crate::service::dispatch(cmd),
         Command::Status(args) => status::status(args),
+        Command::Top(args) => status::top(args),
         Command::Version => {
             println!(
                 "logward {} ({})",

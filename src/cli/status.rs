@@ -1,6 +1,7 @@
 //! `logward status`: asks a running agent's HTTP API for `/status` and prints it as a table; the exit code
 //! says whether the agent is ready (0) or not, or could not be asked (1), so it serves as a scheduled
-//! check or a container probe where an HTTP client is unwanted.
+//! check or a container probe where an HTTP client is unwanted. `logward top` redraws the same table
+//! every second.
 
 use super::exit;
 use serde_json::Value;
@@ -17,6 +18,17 @@ const MAX_ANSWER: u64 = 16 << 20;
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
+    /// Which agent.
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Print the `/status` document as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which running agent to ask (`status`, `top`).
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
     /// The running agent's configuration file: its `http:` section says where to ask, with which token.
     #[arg(
         short,
@@ -29,9 +41,6 @@ pub struct StatusArgs {
     /// The agent's API instead, like `http://127.0.0.1:5066`; a token is read from LOGWARD_HTTP_TOKEN.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// Print the `/status` document as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Where to ask and with which token.
@@ -40,7 +49,7 @@ struct Target {
     token: Option<String>,
 }
 
-fn target(args: &StatusArgs) -> Result<Target, (i32, String)> {
+fn target(args: &AgentArgs) -> Result<Target, (i32, String)> {
     if let Some(url) = &args.url {
         let rest = url.strip_prefix("http://").unwrap_or(url);
         if rest.starts_with("https://") || url.starts_with("https://") {
@@ -307,36 +316,37 @@ pub fn table(doc: &Value) -> String {
     out
 }
 
+/// The agent's `/status` document, or what went wrong asking for it.
+fn document(t: &Target) -> Result<Value, String> {
+    let (code, body) = get(t, "/status")?;
+    if code == 401 {
+        return Err(format!(
+            "the agent at {} wants a token: with --url, set LOGWARD_HTTP_TOKEN to its http.auth_token",
+            t.addr
+        ));
+    }
+    match serde_json::from_str(&body) {
+        Ok(v) if code == 200 => Ok(v),
+        _ => Err(format!(
+            "the agent at {} answered {code} without a status document: {body:.300}",
+            t.addr
+        )),
+    }
+}
+
 /// Runs `logward status`; returns the exit code.
 pub fn status(args: StatusArgs) -> i32 {
-    let t = match target(&args) {
+    let t = match target(&args.agent) {
         Ok(t) => t,
         Err((code, message)) => {
             eprintln!("{message}");
             return code;
         }
     };
-    let (code, body) = match get(&t, "/status") {
-        Ok(answer) => answer,
+    let doc = match document(&t) {
+        Ok(doc) => doc,
         Err(e) => {
             eprintln!("{e}");
-            return exit::FAILURE;
-        }
-    };
-    if code == 401 {
-        eprintln!(
-            "the agent at {} wants a token: with --url, set LOGWARD_HTTP_TOKEN to its http.auth_token",
-            t.addr
-        );
-        return exit::FAILURE;
-    }
-    let doc: Value = match serde_json::from_str(&body) {
-        Ok(v) if code == 200 => v,
-        _ => {
-            eprintln!(
-                "the agent at {} answered {code} without a status document: {body:.300}",
-                t.addr
-            );
             return exit::FAILURE;
         }
     };
@@ -349,5 +359,39 @@ pub fn status(args: StatusArgs) -> i32 {
         exit::OK
     } else {
         exit::FAILURE
+    }
+}
+
+/// Runs `logward top`: the status table, redrawn every second until Ctrl-C. An agent that stops
+/// answering is reported on the screen and asked again, so the view survives a restart.
+pub fn top(args: AgentArgs) -> i32 {
+    let t = match target(&args) {
+        Ok(t) => t,
+        Err((code, message)) => {
+            eprintln!("{message}");
+            return code;
+        }
+    };
+    let mut out = std::io::stdout();
+    loop {
+        let screen = match document(&t) {
+            Ok(doc) => table(&doc),
+            Err(e) => format!("{e}\n"),
+        };
+        let now = chrono::Local::now().format("%H:%M:%S");
+        // Home, draw, clear what an earlier, longer screen left below.
+        let frame = format!(
+            "\x1b[H{}\x1b[J\n{now} · every 1s · Ctrl-C to quit\n",
+            screen.replace('\n', "\x1b[K\n")
+        );
+        if out
+            .write_all(frame.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            // The terminal is gone.
+            return exit::OK;
+        }
+        std::thread::sleep(Duration::from_secs(1));
     }
 }

@@ -24,6 +24,10 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "headless Chromium (Debian's `chromium` package: apt-get install chromium)",
     ),
     (
+        "tmux",
+        "tmux, which runs `logward top` in a terminal (apt-get install tmux)",
+    ),
+    (
         "wine",
         "Wine and mingw for scripts/wine-service-test.sh (checked by that script)",
     ),
