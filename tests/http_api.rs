@@ -346,6 +346,18 @@ fn metrics_count_what_was_sent_and_prometheus_scrapes_them() {
         component(&doc, "app")["files"][0]
             == serde_json::json!({"path": sb.path("logs/app.log"), "offset": size, "size": size, "lag_bytes": 0})
     });
+    let text = get(addr, "/metrics", &[auth]).unwrap().body;
+    let lag = sample(
+        &text,
+        "logward_file_lag_bytes",
+        &[
+            ("component_id", "app"),
+            ("path", sb.path("logs/app.log").to_str().unwrap()),
+        ],
+    );
+    assert_eq!(lag, Some(0.0), "{text}");
+    let (ok, said) = promtool_check(&text);
+    assert!(ok, "promtool check metrics refused the text:\n{said}\n{text}");
     // `logward status --url` with the token from the environment.
     let out = Command::new(env!("CARGO_BIN_EXE_logward"))
         .args(["status", "--url", &format!("http://{addr}")])

@@ -43,9 +43,56 @@ fn family(format: Format, counter: &str) -> &str {
     }
 }
 
-/// The whole `/metrics` answer in `format`.
-pub fn render(format: Format, ready_delivery_timeout: Duration) -> String {
+/// `logward_file_lag_bytes{component_id, path}`: how far each file input's acknowledged position is
+/// behind each file's size (the [`super::status::MAX_FILES`] furthest behind per input).
+fn file_lag(out: &mut String, data_dir: &std::path::Path) {
+    let mut header = false;
+    for c in health::components()
+        .iter()
+        .filter(|c| c.kind == "input" && c.component_type == "file")
+    {
+        for f in super::status::files(data_dir, &c.id)
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let (Some(path), Some(lag)) = (f["path"].as_str(), f["lag_bytes"].as_u64()) else {
+                continue;
+            };
+            if !header {
+                write_header(
+                    out,
+                    "logward_file_lag_bytes",
+                    "gauge",
+                    Some(
+                        "Bytes of a file not yet delivered: its size minus the position acknowledged.",
+                    ),
+                );
+                header = true;
+            }
+            let path = path
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let id = c.id.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "logward_file_lag_bytes{{component_id=\"{id}\",path=\"{path}\"}} {lag}"
+            );
+        }
+    }
+}
+
+/// The whole `/metrics` answer in `format`; file lag is read from the registries in `data_dir`.
+pub fn render(
+    format: Format,
+    ready_delivery_timeout: Duration,
+    data_dir: Option<&std::path::Path>,
+) -> String {
     let mut out = metrics::render(format);
+    if let Some(dir) = data_dir {
+        file_lag(&mut out, dir);
+    }
     write_header(
         &mut out,
         "logward_build_info",
@@ -148,11 +195,11 @@ mod tests {
             "stdin",
         );
         m.received_events().add(5);
-        let om = render(Format::OpenMetrics, Duration::from_secs(60));
+        let om = render(Format::OpenMetrics, Duration::from_secs(60), None);
         assert!(om.ends_with("# EOF\n"), "{om}");
         assert!(om.contains("# TYPE logward_component_received_events counter\n"));
         assert!(om.contains("logward_component_received_events_total{component_id=\"expo-test\",component_kind=\"input\",component_type=\"stdin\"} 5\n"));
-        let text = render(Format::Prometheus, Duration::from_secs(60));
+        let text = render(Format::Prometheus, Duration::from_secs(60), None);
         assert!(text.contains("# TYPE logward_component_received_events_total counter\n"));
         assert!(!text.contains("# EOF"));
         assert!(text.contains("logward_build_info{version=\""));

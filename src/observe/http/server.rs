@@ -162,7 +162,11 @@ fn route(api: &Api, req: &Request<Incoming>) -> Answer {
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok());
             let format = exposition::negotiate(accept);
-            let text = exposition::render(format, api.config.ready_delivery_timeout.get());
+            let text = exposition::render(
+                format,
+                api.config.ready_delivery_timeout.get(),
+                Some(&api.data_dir),
+            );
             answer(StatusCode::OK, exposition::content_type(format), text)
         }
         "/" => {

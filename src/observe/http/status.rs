@@ -105,7 +105,7 @@ fn round2(x: f64) -> f64 {
 }
 
 /// The position and lag of each file a file input's registry records, furthest behind first.
-fn files(data_dir: &Path, id: &str) -> Value {
+pub fn files(data_dir: &Path, id: &str) -> Value {
     let path = data_dir
         .join("registry")
         .join(format!("{}.json", crate::component::file_stem(id)));
