@@ -5,6 +5,7 @@ pub mod elasticsearch;
 pub mod queue;
 pub mod run;
 pub mod signals;
+pub mod status;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +33,10 @@ pub enum Command {
     /// Inspect, verify or repair the disk queue.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
+    /// Ask a running agent (its HTTP API) how it is doing; exit code 0 when it is ready, 1 when not.
+    Status(status::StatusArgs),
+    /// Watch a running agent: its status table, redrawn every second (Ctrl-C quits).
+    Top(status::AgentArgs),
     /// Print the version and the build target.
     Version,
     /// Install, remove, start, stop or query the Windows service.
@@ -80,6 +85,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Search(args) => elasticsearch::search(args),
         Command::Queue(cmd) => queue::dispatch(cmd),
         Command::Service(cmd) => crate::service::dispatch(cmd),
+        Command::Status(args) => status::status(args),
+        Command::Top(args) => status::top(args),
         Command::Version => {
             println!(
                 "logward {} ({})",

@@ -160,6 +160,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "shutdown_timeout",
     "progress_interval",
     "worker_threads",
+    "http",
 ];
 
 /// Reads a configuration tree into a [`Config`], collecting every mistake. Components read their own
@@ -294,6 +295,7 @@ impl Loader {
                 }),
             None => Some(super::model::default_worker_threads()),
         };
+        let http = self.http(root, inputs.as_deref().unwrap_or_default());
         if let Some(inputs) = &inputs {
             self.check_unique_inputs(inputs);
             self.check_listen_conflicts(inputs);
@@ -319,7 +321,37 @@ impl Loader {
             shutdown_timeout: shutdown_timeout?,
             progress_interval: progress_interval?,
             worker_threads: worker_threads?,
+            http: http?,
         })
+    }
+
+    /// Reads `http:` (absent: the API is off) and reports what it refuses at the key at fault.
+    fn http(
+        &mut self,
+        root: &Node,
+        inputs: &[InputSpec],
+    ) -> Option<Option<crate::observe::http::HttpConfig>> {
+        let Some(node) = root.get("http") else {
+            return Some(None);
+        };
+        // `http:` alone turns the API on with its defaults.
+        let empty;
+        let node = if matches!(node.kind, NodeKind::Null) {
+            empty = Node {
+                kind: NodeKind::Map(Vec::new()),
+                mark: node.mark,
+            };
+            &empty
+        } else {
+            node
+        };
+        let http = self.section_all::<crate::observe::http::HttpConfig>(node, "http", &[])?;
+        let problems = http.problems(inputs);
+        for p in &problems {
+            let mark = node.get(p.key).map_or(node.mark, |n| n.mark);
+            self.error(mark, p.message.clone());
+        }
+        problems.is_empty().then_some(Some(http))
     }
 
     /// Like [`Loader::section`], but keeps going after a mistake: the entry at fault is set aside and the

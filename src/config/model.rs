@@ -30,6 +30,8 @@ pub struct Config {
     pub progress_interval: HumanDuration,
     /// Threads of the async runtime that runs outputs and network inputs.
     pub worker_threads: usize,
+    /// The operator HTTP API (`http:`); off when absent.
+    pub http: Option<crate::observe::http::HttpConfig>,
 }
 
 /// The default number of async worker threads: one per core, at least 2 (so one slow request never

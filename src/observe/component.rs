@@ -69,6 +69,56 @@ const HELP: &[(&str, &str)] = &[
     (BUFFER_RECEIVED_EVENTS, "Events that entered the queue."),
     (BUFFER_SENT_EVENTS, "Events the queue handed to an output."),
     (BUFFER_DISCARDED_EVENTS, "Events the queue could not take."),
+    // Counters of one component type, described here so every family in /metrics has its help text.
+    (
+        "buffer_acknowledged_events_total",
+        "Events an output acknowledged to the disk queue.",
+    ),
+    (
+        "buffer_corrupt_records_total",
+        "Damaged disk queue records skipped.",
+    ),
+    ("output_batches_total", "Batches an output settled."),
+    (
+        "output_rejected_batches_total",
+        "Batches the destination refused for good (dead-lettered or dropped).",
+    ),
+    ("output_retries_total", "Batches sent again after an error."),
+    (
+        "output_duplicates_skipped_total",
+        "Events not written again because the output had written them already.",
+    ),
+    (
+        "elasticsearch_bulk_requests_total",
+        "_bulk requests sent to Elasticsearch.",
+    ),
+    (
+        "elasticsearch_documents_stored_total",
+        "Documents Elasticsearch stored.",
+    ),
+    (
+        "elasticsearch_documents_duplicate_total",
+        "Documents Elasticsearch had stored already (same id).",
+    ),
+    (
+        "elasticsearch_item_retries_total",
+        "Documents of a _bulk answer sent again.",
+    ),
+    ("files_opened_total", "Files the file input opened."),
+    ("files_closed_total", "Files the file input closed."),
+    (
+        "files_truncated_total",
+        "Files found shorter than the position read, read again from the start.",
+    ),
+    ("open_files", "Files the file input holds open."),
+    (
+        "winlog_resubscribes_total",
+        "Times the Event Log input subscribed again to a channel.",
+    ),
+    (
+        "winlog_gaps_total",
+        "Times records of an Event Log channel were overwritten before they were read.",
+    ),
 ];
 
 fn describe_all() {
@@ -135,16 +185,32 @@ impl ComponentMetrics {
     /// The metrics of component `id` of type `component_type`.
     pub fn new(kind: Kind, id: &str, component_type: &'static str) -> ComponentMetrics {
         describe_all();
-        ComponentMetrics {
+        let m = ComponentMetrics {
             kind,
             id: id.into(),
             component_type,
+        };
+        // The series a dashboard sums ("in = out + queued + discarded") exist from the start, at zero,
+        // rather than appearing with the first event.
+        if kind != Kind::Processor {
+            if kind == Kind::Input {
+                m.received_events();
+            }
+            m.sent_events();
+            m.discarded(true);
+            m.discarded(false);
         }
+        m
     }
 
     /// The component's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The component's type.
+    pub fn component_type(&self) -> &'static str {
+        self.component_type
     }
 
     fn labels(&self) -> [(&'static str, &str); 3] {

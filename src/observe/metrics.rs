@@ -227,17 +227,46 @@ fn label_text(labels: &[(String, String)], extra: Option<(&str, &str)>) -> Strin
     }
 }
 
+/// The text formats the registry renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text exposition format 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0: counter families are named without `_total` (their samples keep it) and the
+    /// text ends with `# EOF` (the caller adds it, after anything it appends).
+    OpenMetrics,
+}
+
+/// Writes the `# HELP` and `# TYPE` lines of a metric family.
+pub fn write_header(out: &mut String, family: &str, kind: &str, help: Option<&str>) {
+    if let Some(help) = help {
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(out, "# HELP {family} {help}");
+    }
+    let _ = writeln!(out, "# TYPE {family} {kind}");
+}
+
 /// Every metric in the Prometheus text exposition format, names prefixed with `logward_`.
 pub fn render_prometheus() -> String {
+    render(Format::Prometheus)
+}
+
+/// Every metric in `format`, names prefixed with `logward_`.
+pub fn render(format: Format) -> String {
     let reg = lock();
     let mut out = String::new();
     let mut last = String::new();
     let mut header = |out: &mut String, name: &str, kind: &str| {
         if name != last {
-            if let Some(help) = reg.help.get(name) {
-                let _ = writeln!(out, "# HELP logward_{name} {help}");
-            }
-            let _ = writeln!(out, "# TYPE logward_{name} {kind}");
+            let family = match (format, kind) {
+                (Format::OpenMetrics, "counter") => name.strip_suffix("_total").unwrap_or(name),
+                _ => name,
+            };
+            // Every family gets a help line (exposition linters ask for one); a metric nobody
+            // described gets its own name in words.
+            let fallback = name.replace('_', " ");
+            let help = reg.help.get(name).copied().unwrap_or(&fallback);
+            write_header(out, &format!("logward_{family}"), kind, Some(help));
             last = name.to_string();
         }
     };

@@ -46,6 +46,7 @@ impl Backoff {
 
 #[derive(Clone)]
 struct Counters {
+    health: Arc<crate::observe::health::ComponentHealth>,
     events: Counter,
     batches: Counter,
     rejected_batches: Counter,
@@ -100,6 +101,7 @@ pub async fn run_output(
 ) {
     let name = metrics.id().to_string();
     let counters = Counters {
+        health: crate::observe::health::component("output", &name, metrics.component_type()),
         events: metrics.sent_events(),
         batches: metrics.counter("output_batches_total"),
         rejected_batches: metrics.counter("output_rejected_batches_total"),
@@ -153,8 +155,10 @@ async fn run_worker(
             batch_ids.fetch_add(1, Ordering::Relaxed),
             deliveries.iter().map(|d| Arc::clone(&d.events)).collect(),
         );
+        counters.health.batch_started();
         let status =
             send_until_settled(&name, output.as_mut(), &mut batch, &force, &counters).await;
+        counters.health.batch_finished(status.is_some());
         match status {
             Some((s, refused)) => {
                 // Refused (dead-lettered) events are not shipped: they are counted as discarded instead.
@@ -212,6 +216,10 @@ async fn send_until_settled(
                 counters.retries.inc();
                 counters.send_errors.inc();
                 let wait = backoff.delay(attempt);
+                match &e {
+                    OutputError::Retryable(msg) => counters.health.failed(msg, false),
+                    OutputError::Fatal(msg) => counters.health.failed(msg, true),
+                }
                 match &e {
                     OutputError::Retryable(msg) => {
                         tracing::warn!(output = %name, attempt, retry_in = ?wait, "sending failed, will retry: {msg}")

@@ -321,18 +321,28 @@ impl<C: Cursor> Checkpoints<C> {
         } else {
             // The room may be held by this input's own batches that wait for an earlier one: take in
             // acknowledgements while waiting, so they can be released.
-            let room = loop {
-                if let Some(room) = sender.try_reserve(events.len())? {
-                    break room;
-                }
-                if let Some(ack) = self.acks.recv_timeout_blocking(Duration::from_millis(20)) {
-                    self.tracker.settle(ack);
-                    // Frees the kept batches the next `poll` would release, without applying their
-                    // cursors now: the input applies them where it polls, not in the middle of its work.
-                    for done in self.tracker.settled_prefix_mut() {
-                        done.batch = None;
+            let room = match sender.try_reserve(events.len())? {
+                Some(room) => room,
+                // Waiting for room is the outputs' trouble, which readiness reports: the input thread
+                // is not wedged.
+                None => crate::observe::watchdog::waiting(|| -> Result<_, Closed> {
+                    loop {
+                        if let Some(room) = sender.try_reserve(events.len())? {
+                            return Ok(room);
+                        }
+                        if let Some(ack) =
+                            self.acks.recv_timeout_blocking(Duration::from_millis(20))
+                        {
+                            self.tracker.settle(ack);
+                            // Frees the kept batches the next `poll` would release, without applying
+                            // their cursors now: the input applies them where it polls, not in the
+                            // middle of its work.
+                            for done in self.tracker.settled_prefix_mut() {
+                                done.batch = None;
+                            }
+                        }
                     }
-                }
+                })?,
             };
             Some((events, room))
         };

@@ -183,6 +183,27 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
     })?;
 
     let failures = Failures::default();
+    crate::observe::health::set_phase(crate::observe::health::Phase::Starting);
+    match config.queue.kind {
+        QueueKind::Memory => {
+            crate::observe::health::set_queue("memory", config.queue.max_events as u64)
+        }
+        QueueKind::Disk => crate::observe::health::set_queue(
+            "disk",
+            config.queue.disk_settings(&config.data_dir).max_size,
+        ),
+    }
+    if let Some(http) = &config.http {
+        crate::observe::http::start(
+            crate::observe::http::Api {
+                config: http.clone(),
+                config_source: config.source.clone(),
+                data_dir: config.data_dir.clone(),
+            },
+            &runtime,
+        )?;
+    }
+
     let mut output_tasks = Vec::new();
     for (i, (name, output, reader)) in built.outputs.into_iter().enumerate() {
         output_tasks.push(runtime.spawn(run_output(
@@ -208,22 +229,31 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             runtime: runtime.handle().clone(),
         };
         let failures = failures.clone();
+        let health = crate::observe::health::component("input", &id, spec.kind);
         let thread = std::thread::Builder::new()
             .name(format!("input-{id}"))
             .spawn(move || {
+                let _heartbeat = crate::observe::watchdog::register_thread(&format!("input-{id}"));
                 let outcome = failures.guard(&format!("input `{id}`"), || input.run(ctx));
-                if let Some(Err(e)) = outcome {
-                    tracing::error!(input = %id, "the input stopped with an error: {e:#}");
+                match outcome {
+                    Some(Ok(())) => health.ended(None),
+                    Some(Err(e)) => {
+                        tracing::error!(input = %id, "the input stopped with an error: {e:#}");
+                        health.ended(Some(&format!("{e:#}")));
+                    }
+                    None => health.ended(Some("the input panicked")),
                 }
             })
             .context("cannot start an input thread")?;
         input_threads.push(thread);
     }
+    crate::observe::health::set_phase(crate::observe::health::Phase::Running);
     // The force timer starts when a stop is requested.
     let timeout = config.shutdown_timeout.get();
     let (stop, force) = (control.stop.clone(), control.force.clone());
     runtime.spawn(async move {
         stop.stopped().await;
+        crate::observe::health::set_phase(crate::observe::health::Phase::Stopping);
         tracing::info!(timeout = ?timeout, "stopping: draining in-flight events");
         tokio::time::sleep(timeout).await;
         if !force.is_stopped() {

@@ -65,7 +65,10 @@ impl EventSender {
         }
         match room {
             Some(room) => self.queue.push_reserved(events, ack, room).map(Some),
-            None => self.queue.push_blocking(events, ack).map(Some),
+            // Waiting for room in the queue is the output's trouble, which readiness reports; the
+            // input thread is not wedged.
+            None => crate::observe::watchdog::waiting(|| self.queue.push_blocking(events, ack))
+                .map(Some),
         }
     }
 

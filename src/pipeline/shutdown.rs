@@ -42,18 +42,23 @@ impl StopSignal {
         self.0.tx.send_replace(true);
     }
 
-    /// Whether the signal is raised.
+    /// Whether the signal is raised. Every loop of a pipeline thread asks, so asking also tells the
+    /// watchdog that the thread makes progress.
     pub fn is_stopped(&self) -> bool {
+        crate::observe::watchdog::beat();
         self.0.stopped.load(Ordering::SeqCst)
     }
 
-    /// Sleeps up to `d` on a thread, waking early when stopped. Returns whether it is stopped.
+    /// Sleeps up to `d` on a thread, waking early when stopped. Returns whether it is stopped. The
+    /// sleep is a wait on purpose: the watchdog does not count it as silence.
     pub fn wait_timeout(&self, d: Duration) -> bool {
-        let guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.is_stopped() {
-            return true;
-        }
-        let _unused = self.0.cv.wait_timeout(guard, d);
+        crate::observe::watchdog::waiting(|| {
+            let guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
+            if self.0.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            let _unused = self.0.cv.wait_timeout(guard, d);
+        });
         self.is_stopped()
     }
 

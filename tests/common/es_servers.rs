@@ -92,9 +92,14 @@ impl Server {
     /// Starts a server of `kind` and waits until it answers `GET /`; `None` when it is not installed and
     /// `LOGWARD_SKIP` names `servers` (the test returns then).
     pub fn start(kind: Kind) -> Option<Server> {
+        Server::start_on(kind, free_port())
+    }
+
+    /// Like [`Server::start`], on a given loopback port (a server that comes back where a client
+    /// expects it).
+    pub fn start_on(kind: Kind, port: u16) -> Option<Server> {
         let bin = binary(kind)?;
         let data = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let mut cmd = Command::new(&bin);
         match kind {
             Kind::Elasticsearch => cmd

@@ -16,6 +16,18 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "the noida-db and osmem-server test servers (pip install noida-db osmem-server)",
     ),
     (
+        "prometheus",
+        "Prometheus and promtool (Debian's `prometheus` package: apt-get install prometheus)",
+    ),
+    (
+        "chromium",
+        "headless Chromium (Debian's `chromium` package: apt-get install chromium)",
+    ),
+    (
+        "tmux",
+        "tmux, which runs `logward top` in a terminal (apt-get install tmux)",
+    ),
+    (
         "wine",
         "Wine and mingw for scripts/wine-service-test.sh (checked by that script)",
     ),
