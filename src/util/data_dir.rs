@@ -79,10 +79,11 @@ impl DataDirLock {
 /// kill -9), so a stale lock file never blocks a restart.
 pub fn lock(dir: &Path) -> anyhow::Result<DataDirLock> {
     check_usable(dir).map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(dir)
+    // Private, like everything else in the data folder (it holds events).
+    crate::util::fs::create_private_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create the data_dir {}: {e}", dir.display()))?;
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
+    let mut file = crate::util::fs::private_options()
         .read(true)
         .write(true)
         .create(true)
