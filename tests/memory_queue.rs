@@ -71,3 +71,59 @@ fn a_batch_kept_in_retry_holds_the_input_back_at_max_events() {
     assert_eq!(ep.unique_docs(), LINES);
     assert_eq!(agent.stop(), 0);
 }
+
+/// While the only output is down and the memory queue is full, the application rotates: files are
+/// created, renamed out of the glob and deleted. A paused input keeps scanning and holds each new file
+/// open, so nothing written meanwhile is lost once the output is back.
+#[test]
+fn a_paused_input_keeps_finding_and_holding_files_that_are_rotated_away() {
+    const FIRST: usize = 1_000;
+    const ROTATED: usize = 3;
+    const PER_FILE: usize = 50;
+    let ep = FaultInjectingBulkEndpoint::start(Faults::default());
+    ep.set_status_for_all(Some(503));
+    let sb = Sandbox::new();
+    append_lines(
+        &sb.path("logs/first.log"),
+        (0..FIRST).map(|n| format!("first {n:05}")),
+    );
+    let cfg = sb.write_config(
+        "shutdown_timeout: 20s\nqueue: { type: memory, max_events: 200, batch_events: 100 }\n",
+        &file_input(
+            "app",
+            &sb.path("logs/*.log"),
+            "    scan_frequency: 200ms\n",
+        ),
+        &es_output(
+            &[&ep.url],
+            "    bulk_max_size: 100\n    workers: 1\n    flush_interval: 50ms\n    compression: none\n    backoff: { init: 20ms, max: 200ms }\n",
+        ),
+    );
+    let agent = Agent::start(&cfg);
+    wait_for(&agent, "the input paused on a full memory queue", || {
+        agent.log().contains("the memory queue is full")
+    });
+    for k in 0..ROTATED {
+        let live = sb.path(&format!("logs/rot-{k}.log"));
+        append_lines(&live, (0..PER_FILE).map(|n| format!("rot {k} {n:05}")));
+        let opened = format!("{}", live.display());
+        wait_for(&agent, format!("the paused input opening {opened}"), || {
+            agent
+                .log()
+                .lines()
+                .any(|l| l.contains("reading file") && l.contains(&opened))
+        });
+        // Rotated out of the glob, then deleted, all while the output is still down.
+        let rotated = sb.path(&format!("logs/rot-{k}.log.1"));
+        std::fs::rename(&live, &rotated).expect("rename");
+        std::fs::remove_file(&rotated).expect("delete");
+    }
+    assert_eq!(ep.unique_docs(), 0, "the output was down");
+    ep.set_status_for_all(None);
+    let total = FIRST + ROTATED * PER_FILE;
+    wait_for(&agent, format!("{total} lines at the endpoint"), || {
+        ep.unique_docs() >= total
+    });
+    assert_eq!(ep.unique_docs(), total);
+    assert_eq!(agent.stop(), 0);
+}

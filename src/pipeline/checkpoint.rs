@@ -316,33 +316,64 @@ impl<C: Cursor> Checkpoints<C> {
         events: Vec<Event>,
         cursor: C,
     ) -> Result<(), Closed> {
+        match self.publish_until(sender, events, cursor, None)? {
+            None => Ok(()),
+            // Without a deadline the wait ends only with room or a closed queue.
+            Some(_) => Err(Closed),
+        }
+    }
+
+    /// Like [`Self::publish`], but waits for room in the queue only until `deadline` (not at all when it
+    /// has passed); then hands the batch and its cursor back, unqueued, so the input can go on with
+    /// what it must do meanwhile (find and hold new files) and offer them again. `None` = no deadline.
+    pub fn publish_until(
+        &mut self,
+        sender: &EventSender,
+        events: Vec<Event>,
+        cursor: C,
+        deadline: Option<Instant>,
+    ) -> Result<Option<(Vec<Event>, C)>, Closed> {
         let batch = if events.is_empty() {
             None
         } else {
-            // The room may be held by this input's own batches that wait for an earlier one: take in
-            // acknowledgements while waiting, so they can be released.
             let room = match sender.try_reserve(events.len())? {
                 Some(room) => room,
                 // Waiting for room is the outputs' trouble, which readiness reports: the input thread
                 // is not wedged.
-                None => crate::observe::watchdog::waiting(|| -> Result<_, Closed> {
-                    loop {
-                        if let Some(room) = sender.try_reserve(events.len())? {
-                            return Ok(room);
-                        }
-                        if let Some(ack) =
-                            self.acks.recv_timeout_blocking(Duration::from_millis(20))
-                        {
-                            self.tracker.settle(ack);
-                            // Frees the kept batches the next `poll` would release, without applying
-                            // their cursors now: the input applies them where it polls, not in the
-                            // middle of its work.
-                            for done in self.tracker.settled_prefix_mut() {
-                                done.batch = None;
+                None => {
+                    let room = crate::observe::watchdog::waiting(|| -> Result<_, Closed> {
+                        loop {
+                            if let Some(room) = sender.try_reserve(events.len())? {
+                                return Ok(Some(room));
+                            }
+                            let wait = match deadline {
+                                None => Duration::from_millis(20),
+                                Some(d) => match d.checked_duration_since(Instant::now()) {
+                                    Some(left) if !left.is_zero() => {
+                                        left.min(Duration::from_millis(20))
+                                    }
+                                    _ => return Ok(None),
+                                },
+                            };
+                            // The room may be held by this input's own batches that wait for an
+                            // earlier one: take in acknowledgements while waiting, so they can be
+                            // released.
+                            if let Some(ack) = self.acks.recv_timeout_blocking(wait) {
+                                self.tracker.settle(ack);
+                                // Frees the kept batches the next `poll` would release, without
+                                // applying their cursors now: the input applies them where it polls,
+                                // not in the middle of its work.
+                                for done in self.tracker.settled_prefix_mut() {
+                                    done.batch = None;
+                                }
                             }
                         }
+                    })?;
+                    match room {
+                        Some(room) => room,
+                        None => return Ok(Some((events, cursor))),
                     }
-                })?,
+                }
             };
             Some((events, room))
         };
@@ -356,7 +387,7 @@ impl<C: Cursor> Checkpoints<C> {
             Some((events, room)) => sender.send_blocking_keep(events, ack, Some(room))?,
         };
         self.tracker.register(seq, InFlight { cursor, batch });
-        Ok(())
+        Ok(None)
     }
 
     /// Applies every cursor whose batch (and every one before it) is acknowledged; saves when due.

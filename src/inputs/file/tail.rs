@@ -123,6 +123,10 @@ struct Tailer {
     scan_cursor: usize,
     /// Set by `start_harvester` when it had no free slot.
     refused: bool,
+    /// A batch read while the queue had no room, with its cursor: offered again each round while the
+    /// input goes on scanning, so files created (and maybe deleted) meanwhile are found and held open.
+    /// No file is read while it waits, so at most one batch is held this way.
+    pending: Option<(Vec<Event>, FileCursor)>,
     /// Set by `discover` when what it decided depends on a harvester that is still reading, so the path
     /// must be looked at again by the next scan.
     revisit: bool,
@@ -181,6 +185,7 @@ impl Tailer {
             refused: false,
             revisit: false,
             startup_waiting: HashSet::new(),
+            pending: None,
         })
     }
 
@@ -198,7 +203,29 @@ impl Tailer {
                 next_scan = Instant::now() + scan_every;
             }
             let mut worked = false;
+            // The queue was full when the last batch was read: wait for room, but only until the next
+            // scan is due, so that a paused input still finds and holds the files its globs match.
+            let mut blocked = false;
+            if let Some((events, cursor)) = self.pending.take() {
+                let deadline = next_scan.min(Instant::now() + Duration::from_millis(250));
+                match self.checkpoints.publish_until(
+                    &self.ctx.sender,
+                    events,
+                    cursor,
+                    Some(deadline),
+                ) {
+                    Ok(None) => worked = true,
+                    Ok(Some(back)) => {
+                        self.pending = Some(back);
+                        blocked = true;
+                    }
+                    Err(Closed) => break 'outer,
+                }
+            }
             for i in 0..self.harvesters.len() {
+                if self.pending.is_some() {
+                    break;
+                }
                 match self.harvest(i) {
                     Ok(n) => worked |= n > 0,
                     Err(Closed) => break 'outer,
@@ -214,7 +241,8 @@ impl Tailer {
             self.harvesters.retain(|h| !h.closed);
             self.counters.open_files.set(self.harvesters.len() as i64);
             self.checkpoints.poll();
-            if worked {
+            if worked || blocked {
+                // Blocked: the wait for room above was the pause.
                 idle = Duration::from_millis(5);
             } else {
                 if self.ctx.stop.wait_timeout(idle) {
@@ -664,8 +692,14 @@ impl Tailer {
             offset,
             finished,
         };
-        self.checkpoints
-            .publish(&self.ctx.sender, events, cursor)?;
+        // No wait here: when the queue is full the batch waits in `pending`, offered again by `run`
+        // between scans.
+        if let Some(back) = self
+            .checkpoints
+            .publish_until(&self.ctx.sender, events, cursor, Some(now))?
+        {
+            self.pending = Some(back);
+        }
         Ok(if sent {
             polled.lines.max(1)
         } else {
