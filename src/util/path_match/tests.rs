@@ -356,7 +356,17 @@ fn an_unreadable_folder_is_reported_and_the_walk_goes_on() {
             "{}::an_unreadable_folder_is_reported_and_the_walk_goes_on",
             module_path!().split_once("::").unwrap().1
         );
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+        // The test binary may sit in a folder `nobody` cannot enter (a checkout in a private home or
+        // temporary folder): run a link (or copy) of it from a folder open to everyone.
+        fs::set_permissions(probe.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let exe = probe.path().join("path-match-tests");
+        let me = std::env::current_exe().unwrap();
+        if fs::hard_link(&me, &exe).is_err() {
+            fs::copy(&me, &exe).unwrap();
+        }
+        fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new(&exe)
+            .current_dir(probe.path())
             .args(["--exact", &name, "--nocapture", "--test-threads=1"])
             .env(UNPRIVILEGED_RUN, "1")
             .uid(65534)
