@@ -7,6 +7,7 @@ pub mod config;
 pub mod event;
 pub mod fuzzing;
 pub mod inputs;
+pub mod kibana;
 pub mod observe;
 pub mod outputs;
 pub mod pipeline;

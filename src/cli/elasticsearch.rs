@@ -16,6 +16,20 @@ pub struct SetupArgs {
     /// Only this Elasticsearch output (its `id`, or `elasticsearch-N`); default: every one.
     #[arg(long, value_name = "NAME")]
     pub output: Option<String>,
+    /// Also import the data view and dashboard into this Kibana (e.g. `http://127.0.0.1:5601`), with the
+    /// output's credentials and TLS settings.
+    #[arg(long, value_name = "URL")]
+    pub kibana: Option<String>,
+    /// The Kibana space to import into (default: the default space).
+    #[arg(long, value_name = "SPACE", requires = "kibana")]
+    pub kibana_space: Option<String>,
+    /// With --kibana: skip the index template and lifecycle policy, import into Kibana only.
+    #[arg(long, requires = "kibana")]
+    pub skip_template: bool,
+    /// Write the Kibana saved objects (NDJSON, for Stack Management → Saved objects → Import) to FILE,
+    /// or `-` for standard output, and contact nothing.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kibana", "skip_template"])]
+    pub kibana_export: Option<PathBuf>,
 }
 
 /// Arguments of `search`.
@@ -114,6 +128,17 @@ pub fn setup(args: SetupArgs) -> i32 {
     let inner = || -> Result<i32, i32> {
         let config = load(&args.config)?;
         let outputs = pick(&config, &args.config, args.output.as_deref())?;
+        let mut patterns: Vec<String> = Vec::new();
+        for (_, cfg) in &outputs {
+            for p in crate::outputs::elasticsearch::setup::patterns(cfg) {
+                if !patterns.contains(&p) {
+                    patterns.push(p);
+                }
+            }
+        }
+        if let Some(file) = &args.kibana_export {
+            return export_kibana_objects(file, &patterns);
+        }
         // The field names the template maps do not depend on the server's version.
         let info = crate::outputs::elasticsearch::client::ServerInfo {
             distribution: crate::outputs::elasticsearch::client::Distribution::Elasticsearch,
@@ -126,11 +151,30 @@ pub fn setup(args: SetupArgs) -> i32 {
         }
         let rt = runtime()?;
         let mut code = exit::OK;
-        for (name, cfg) in outputs {
-            match rt.block_on(crate::outputs::elasticsearch::setup::setup(cfg, &name)) {
+        if !args.skip_template {
+            for (name, cfg) in &outputs {
+                match rt.block_on(crate::outputs::elasticsearch::setup::setup(cfg, name)) {
+                    Ok(report) => report.iter().for_each(|l| println!("{l}")),
+                    Err(e) => {
+                        eprintln!("output `{name}`: setup failed: {e:#}");
+                        code = exit::FAILURE;
+                    }
+                }
+            }
+        }
+        if let Some(url) = &args.kibana {
+            let (name, cfg) = &outputs[0];
+            let target = crate::kibana::Target {
+                url,
+                space: args.kibana_space.as_deref(),
+            };
+            let imported = crate::outputs::elasticsearch::client::Cluster::new(cfg).and_then(|c| {
+                rt.block_on(crate::kibana::import(c.http_client(), &target, &patterns))
+            });
+            match imported {
                 Ok(report) => report.iter().for_each(|l| println!("{l}")),
                 Err(e) => {
-                    eprintln!("output `{name}`: setup failed: {e:#}");
+                    eprintln!("output `{name}`: Kibana setup failed: {e:#}");
                     code = exit::FAILURE;
                 }
             }
@@ -138,6 +182,33 @@ pub fn setup(args: SetupArgs) -> i32 {
         Ok(code)
     };
     inner().unwrap_or_else(|c| c)
+}
+
+/// `setup --kibana-export FILE`: writes the saved objects for `patterns` as NDJSON.
+fn export_kibana_objects(file: &Path, patterns: &[String]) -> Result<i32, i32> {
+    let ndjson = crate::kibana::objects::ndjson(patterns);
+    let written = if file.as_os_str() == "-" {
+        std::io::stdout().write_all(ndjson.as_bytes())
+    } else {
+        std::fs::write(file, &ndjson)
+    };
+    match written {
+        Ok(()) => {
+            if file.as_os_str() != "-" {
+                println!(
+                    "wrote {} Kibana saved objects for {} to {} (import it in Kibana: Stack Management → Saved objects → Import)",
+                    ndjson.lines().count(),
+                    patterns.join(","),
+                    file.display()
+                );
+            }
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("cannot write {}: {e}", file.display());
+            Err(exit::FAILURE)
+        }
+    }
 }
 
 /// `logward search`: prints matching documents.

@@ -26,7 +26,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a configuration and report every mistake with its line and column.
     Check(ConfigArg),
-    /// Install the index template (and lifecycle policy) for the Elasticsearch outputs.
+    /// Install the index template (and lifecycle policy) for the Elasticsearch outputs; with --kibana, also
+    /// the Kibana data view and dashboard.
     Setup(elasticsearch::SetupArgs),
     /// Query the cluster an Elasticsearch output ships to.
     Search(elasticsearch::SearchArgs),

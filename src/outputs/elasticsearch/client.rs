@@ -253,6 +253,12 @@ impl Cluster {
         })
     }
 
+    /// The HTTP client with the output's credentials and TLS settings, for requests to other services
+    /// of the same stack (Kibana).
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Which credential is in use, for error messages.
     pub fn credential(&self) -> &str {
         &self.credential
