@@ -12,6 +12,7 @@ crate::components! {
     evtx,
     winlog,
     stdin,
+    http,
 }
 
 use crate::component::Decoration;

@@ -1,0 +1,395 @@
+//! End to end: the `http` and `elasticsearch` inputs of the real binary, fed by real clients (the
+//! official Python `elasticsearch` client, logward's own Elasticsearch output, the example reporting
+//! client) and by hand-made hostile requests (what no real client sends: garbage, cut bodies, a client
+//! that stalls).
+
+mod common;
+
+use common::es_servers::{Kind, Server};
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// An HTTP answer: status, headers (names lower-cased), body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Sends one request on a new connection; `None` while nothing answers.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Answer> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(WAIT)).ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    read_answer(&mut s)
+}
+
+fn read_answer(s: &mut TcpStream) -> Option<Answer> {
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some(Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+const NDJSON: (&str, &str) = ("Content-Type", "application/x-ndjson");
+
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    request(addr, "POST", path, headers, body).expect("the input answers")
+}
+
+/// Waits until the input answers on `addr`.
+fn wait_listening(agent: &Agent, addr: SocketAddr) {
+    wait_for(agent, format_args!("the input to listen on {addr}"), || {
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+    });
+}
+
+/// A configuration with one receiving input and the file output.
+fn receiver_config(sb: &Sandbox, top: &str, input: &str) -> PathBuf {
+    sb.write_config(
+        &format!("shutdown_timeout: 10s\n{top}"),
+        input,
+        &sb.file_output(),
+    )
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Compresses with the `zstd` program (Debian's `zstd` package).
+fn zstd(data: &[u8], dir: &Path) -> Vec<u8> {
+    let plain = dir.join("body.ndjson");
+    std::fs::write(&plain, data).unwrap();
+    let status = Command::new("zstd")
+        .args(["-q", "-f", "-o"])
+        .arg(dir.join("body.zst"))
+        .arg(&plain)
+        .status()
+        .expect("the zstd program (apt-get install zstd; .ci/run installs it)");
+    assert!(status.success());
+    std::fs::read(dir.join("body.zst")).unwrap()
+}
+
+#[test]
+fn http_input_takes_ndjson_arrays_objects_and_compressed_bodies_with_path_fields() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = receiver_config(
+        &sb,
+        "",
+        &format!(
+            "  - type: http\n    id: apps\n    listen: {addr}\n    path: /events/{{service.name}}\n    id_field: event.id\n"
+        ),
+    );
+    let agent = Agent::start(&cfg);
+    wait_listening(&agent, addr);
+    let nd = b"{\"message\":\"n1\",\"@timestamp\":\"2026-01-02T03:04:05.000Z\"}\n{\"message\":\"n2\",\"event\":{\"id\":\"e-2\"}}\n";
+    let a = post(addr, "/events/billing", &[NDJSON], nd);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["accepted"], 2);
+    let a = post(
+        addr,
+        "/events/billing",
+        &[("Content-Type", "application/json")],
+        b"[{\"message\":\"a1\"},{\"message\":\"a2\"}]",
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = post(
+        addr,
+        "/events/shop",
+        &[("Content-Type", "application/json; charset=utf-8")],
+        b"{\n  \"message\": \"o1\",\n  \"level\": \"info\"\n}\n",
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = post(
+        addr,
+        "/events/shop",
+        &[NDJSON, ("Content-Encoding", "gzip")],
+        &gzip(b"{\"message\":\"g1\"}\n{\"message\":\"g2\"}\n"),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(b"{\"message\":\"d1\"}\n").unwrap();
+    let a = post(
+        addr,
+        "/events/shop",
+        &[NDJSON, ("Content-Encoding", "deflate")],
+        &z.finish().unwrap(),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = post(
+        addr,
+        "/events/shop",
+        &[NDJSON, ("Content-Encoding", "zstd")],
+        &zstd(
+            b"{\"message\":\"z1\"}\n{\"message\":\"z2\"}\n",
+            &sb.path("logs"),
+        ),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    // Every answer came after the events were delivered (memory queue): they are all in the file.
+    let events = read_events(&sb.out());
+    let got: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(
+        got,
+        ["n1", "n2", "a1", "a2", "o1", "g1", "g2", "d1", "z1", "z2"]
+    );
+    let by = |m: &str| events.iter().find(|e| e["message"] == m).unwrap().clone();
+    assert_eq!(by("n1")["@timestamp"], "2026-01-02T03:04:05.000Z");
+    assert!(by("n2")["@timestamp"].as_str().unwrap().starts_with("20"));
+    assert_eq!(by("n1")["service"]["name"], "billing");
+    assert_eq!(by("o1")["service"]["name"], "shop");
+    assert_eq!(by("o1")["level"], "info");
+    assert_eq!(by("a1")["input"]["type"], "http");
+    assert_eq!(by("a1")["client"]["ip"], "127.0.0.1");
+    assert!(by("a1")["client"]["port"].as_u64().is_some());
+    // The wrong path, method or media type.
+    assert_eq!(post(addr, "/other", &[NDJSON], b"{}").status, 404);
+    assert_eq!(
+        request(addr, "GET", "/events/x", &[], b"").unwrap().status,
+        405
+    );
+    let a = post(
+        addr,
+        "/events/x",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"a=1",
+    );
+    assert_eq!(a.status, 415, "{a:?}");
+    assert!(a.body.contains("application/json"), "{}", a.body);
+    agent.stop();
+    assert_eq!(read_events(&sb.out()).len(), 10);
+}
+
+#[test]
+fn hostile_bodies_get_clear_answers_and_the_agent_keeps_running() {
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cfg = receiver_config(
+        &sb,
+        "",
+        &format!(
+            "  - type: http\n    listen: {addr}\n    max_body_bytes: 64KiB\n    max_event_bytes: 1KiB\n    body_timeout: 2s\n    auth: {{ bearer_token: s3cret }}\n"
+        ),
+    );
+    let agent = Agent::start(&cfg);
+    wait_listening(&agent, addr);
+    let auth = ("Authorization", "Bearer s3cret");
+    // No or wrong credentials.
+    let a = post(addr, "/", &[NDJSON], b"{\"message\":\"x\"}\n");
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer realm=\"logward\"")
+    );
+    let a = post(
+        addr,
+        "/",
+        &[NDJSON, ("Authorization", "Bearer nope")],
+        b"{}\n",
+    );
+    assert_eq!(a.status, 401);
+    // Bad lines are kept as tagged text, the good ones as events.
+    let mut body =
+        b"{\"message\":\"good\"}\nnot json at all\n{\"message\":\"bad \xff utf8\"}\n".to_vec();
+    body.extend_from_slice(format!("{{\"message\":\"{}\"}}\n", "x".repeat(3000)).as_bytes());
+    let a = post(addr, "/", &[NDJSON, auth], &body);
+    assert_eq!(a.status, 200, "{a:?}");
+    let v = a.json();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["invalid"].as_u64()),
+        (Some(4), Some(3))
+    );
+    assert_eq!(v["errors"][0]["item"], 2, "{v}");
+    // A broken array is refused whole.
+    let a = post(addr, "/", &[NDJSON, auth], b"[{\"message\":\"a\"},");
+    assert_eq!(a.status, 400, "{a:?}");
+    assert!(a.body.contains("nothing of it was taken"), "{}", a.body);
+    // Too large, as sent and once decompressed.
+    let big = vec![b' '; 100 * 1024];
+    let a = post(addr, "/", &[NDJSON, auth], &big);
+    assert_eq!(a.status, 413, "{a:?}");
+    let a = post(
+        addr,
+        "/",
+        &[NDJSON, auth, ("Content-Encoding", "gzip")],
+        &gzip(&vec![b'\n'; 1 << 20]),
+    );
+    assert_eq!(a.status, 413, "{a:?}");
+    assert!(a.body.contains("decompressed"), "{}", a.body);
+    // A gzip body cut short, and an encoding nobody decodes.
+    let gz = gzip(&b"{\"message\":\"never\"}\n".repeat(200));
+    let a = post(
+        addr,
+        "/",
+        &[NDJSON, auth, ("Content-Encoding", "gzip")],
+        &gz[..gz.len() / 2],
+    );
+    assert_eq!(a.status, 400, "{a:?}");
+    assert!(a.body.contains("gzip body is damaged"), "{}", a.body);
+    let a = post(
+        addr,
+        "/",
+        &[NDJSON, auth, ("Content-Encoding", "br")],
+        b"xx",
+    );
+    assert_eq!(a.status, 415, "{a:?}");
+    // A client that announces a body and stalls is answered 408 after body_timeout.
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(WAIT)).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nAuthorization: Bearer s3cret\r\nContent-Length: 100\r\n\r\n{\"mess").unwrap();
+    let a = read_answer(&mut slow).expect("an answer to the slow client");
+    assert_eq!(a.status, 408, "{a:?}");
+    // Still serving.
+    let a = post(addr, "/", &[NDJSON, auth], b"{\"message\":\"after\"}\n");
+    assert_eq!(a.status, 200, "{a:?}");
+    agent.stop();
+    let events = read_events(&sb.out());
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(messages.len(), 5, "{messages:?}");
+    assert_eq!(messages[0], "good");
+    assert_eq!(messages[1], "not json at all");
+    assert_eq!(events[1]["tags"], serde_json::json!(["_jsonparsefailure"]));
+    assert!(
+        events[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    assert!(
+        events[2]["tags"].to_string().contains("invalid_utf8"),
+        "{}",
+        events[2]
+    );
+    assert!(
+        events[3]["tags"].to_string().contains("truncated"),
+        "{}",
+        events[3]
+    );
+    assert!(messages[3].len() <= 1024);
+    assert_eq!(messages[4], "after");
+    assert!(!messages.contains(&"never"));
+}
+
+/// Sends `events` numbered events from `first` in one request until it is accepted, counting the 429s.
+fn send_until_accepted(
+    addr: SocketAddr,
+    first: usize,
+    events: usize,
+    refused: &std::sync::atomic::AtomicUsize,
+) {
+    let body: String = (first..first + events)
+        .map(|n| format!("{{\"message\":\"event {n}\",\"event\":{{\"id\":\"id-{n}\"}}}}\n"))
+        .collect();
+    loop {
+        let a = post(addr, "/", &[NDJSON], body.as_bytes());
+        match a.status {
+            200 => return,
+            429 => {
+                assert!(a.header("retry-after").is_some(), "{a:?}");
+                refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => panic!("unexpected answer {other}: {a:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_full_queue_answers_429_and_nothing_is_lost_after_it_drains() {
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let es_port = free_port();
+    let cfg = sb.write_config(
+        "shutdown_timeout: 10s\nqueue: { type: memory, max_events: 100 }\n",
+        &format!("  - type: http\n    listen: {addr}\n    id_field: event.id\n    ack_timeout: 10m\n"),
+        &es_output(
+            &[&format!("http://127.0.0.1:{es_port}")],
+            "    index: received\n    flush_interval: 100ms\n    backoff: { init: 100ms, max: 500ms }\n",
+        ),
+    );
+    let agent = Agent::start(&cfg);
+    wait_listening(&agent, addr);
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Two senders of 60 events while Elasticsearch is down: the queue holds 100, so one waits for
+    // delivery and the other is told 429 until there is room.
+    let senders: Vec<_> = [0, 60]
+        .into_iter()
+        .map(|first| {
+            let refused = std::sync::Arc::clone(&refused);
+            std::thread::spawn(move || send_until_accepted(addr, first, 60, &refused))
+        })
+        .collect();
+    wait_for(&agent, "a 429 answer while the queue is full", || {
+        refused.load(std::sync::atomic::Ordering::SeqCst) > 0
+    });
+    let Some(server) = Server::start_on(Kind::Elasticsearch, es_port) else {
+        return;
+    };
+    for s in senders {
+        s.join().unwrap();
+    }
+    assert_eq!(server.wait_for_count("received", 120), 120);
+    agent.stop();
+    assert_eq!(server.count("received"), 120);
+}
