@@ -393,3 +393,161 @@ fn a_full_queue_answers_429_and_nothing_is_lost_after_it_drains() {
     agent.stop();
     assert_eq!(server.count("received"), 120);
 }
+
+/// Runs a Python script from `tests/python/` with arguments; returns its stdout (it must succeed).
+fn python(script: &str, args: &[&str]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("No module named 'elasticsearch'") {
+        panic!(
+            "the official Python Elasticsearch client is missing: pip install 'elasticsearch>=8,<9' (.ci/run does)"
+        );
+    }
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_official_python_client_ships_with_bulk_and_streaming_bulk() {
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cfg = receiver_config(
+        &sb,
+        "",
+        &format!(
+            "  - type: elasticsearch\n    id: bulk\n    listen: {addr}\n    index_field: source_index\n"
+        ),
+    );
+    let agent = Agent::start(&cfg);
+    wait_listening(&agent, addr);
+    let out = python(
+        "tests/python/bulk_client.py",
+        &[&format!("http://{addr}"), "500"],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(out.trim()).expect("the script's summary");
+    assert_eq!(summary["info_version"], "8.15.0", "{summary}");
+    assert_eq!(summary["bulk_ok"], 500, "{summary}");
+    assert_eq!(summary["streaming_ok"], 500, "{summary}");
+    assert_eq!(
+        summary["streaming_failed"], 1,
+        "the update item is refused: {summary}"
+    );
+    assert_eq!(summary["template_ack"], true, "{summary}");
+    agent.stop();
+    let events = read_events(&sb.out());
+    assert_eq!(events.len(), 1000);
+    let a = events
+        .iter()
+        .filter(|e| e["source_index"] == "logs-bulk")
+        .count();
+    let b = events
+        .iter()
+        .filter(|e| e["source_index"] == "logs-stream")
+        .count();
+    assert_eq!((a, b), (500, 500));
+    assert!(events.iter().all(|e| e["input"]["type"] == "elasticsearch"));
+}
+
+#[test]
+fn logward_ships_to_logward_through_the_elasticsearch_input() {
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    // The receiving agent.
+    let receiver_dir = Sandbox::new();
+    let rcfg = receiver_config(
+        &receiver_dir,
+        "",
+        &format!("  - type: elasticsearch\n    listen: {addr}\n    index_field: source_index\n"),
+    );
+    let receiver = Agent::start(&rcfg);
+    wait_listening(&receiver, addr);
+    // The sending agent: a file input and its Elasticsearch output, pointed at the receiver.
+    let lines: Vec<String> = (0..3000).map(|n| format!("line {n:05}")).collect();
+    append_lines(&sb.path("logs/app.log"), lines.clone());
+    let scfg = sb.write_config(
+        "shutdown_timeout: 10s\n",
+        &file_input("app", &sb.path("logs/*.log"), ""),
+        &es_output(
+            &[&format!("http://{addr}")],
+            "    index: \"shipped-%{+yyyy.MM}\"\n    flush_interval: 100ms\n    bulk_max_size: 500\n",
+        ),
+    );
+    let sender = Agent::start(&scfg);
+    wait_for_lines(&receiver_dir.out(), 3000, &receiver);
+    sender.stop();
+    receiver.stop();
+    let events = read_events(&receiver_dir.out());
+    let got: Vec<String> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect();
+    assert_exactly_once(&got, &lines);
+    assert!(
+        events.iter().all(|e| e["source_index"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("shipped-"))),
+        "{}",
+        events[0]
+    );
+}
+
+#[test]
+fn kill9_of_the_receiver_with_the_disk_queue_loses_and_duplicates_nothing_per_id() {
+    let Some(server) = Server::start(Kind::Elasticsearch) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cfg = sb.write_config(
+        "shutdown_timeout: 10s\nqueue: { type: disk, max_size: 256MiB }\n",
+        &format!("  - type: elasticsearch\n    listen: {addr}\n"),
+        &es_output(
+            &[&server.url],
+            "    index: \"%{[@metadata][_index]}\"\n    flush_interval: 100ms\n",
+        ),
+    );
+    let mut agent = Agent::start(&cfg);
+    wait_listening(&agent, addr);
+    // The sender retries every chunk until it is answered, through the restarts.
+    let total = 20_000;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/retrying_sender.py");
+    let mut sender = Command::new("python3")
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .arg(total.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut killed_mid_stream = 0;
+    for _ in 0..2 {
+        let before = server.count("kill9");
+        wait_for(&agent, "documents to arrive before the kill", || {
+            server.count("kill9") > before || matches!(sender.try_wait(), Ok(Some(_)))
+        });
+        if matches!(sender.try_wait(), Ok(None)) {
+            killed_mid_stream += 1;
+        }
+        agent.kill9();
+        agent = Agent::start(&cfg);
+        wait_listening(&agent, addr);
+    }
+    let status = sender.wait().expect("the sender");
+    assert!(status.success(), "the sender failed");
+    assert!(
+        killed_mid_stream > 0,
+        "the sender was done before the first kill"
+    );
+    assert_eq!(server.wait_for_count("kill9", total), total);
+    agent.stop();
+    assert_eq!(server.count("kill9"), total, "one document per id, no more");
+}

@@ -13,6 +13,7 @@ crate::components! {
     winlog,
     stdin,
     http,
+    es_bulk,
 }
 
 use crate::component::Decoration;
