@@ -551,3 +551,92 @@ fn kill9_of_the_receiver_with_the_disk_queue_loses_and_duplicates_nothing_per_id
     agent.stop();
     assert_eq!(server.count("kill9"), total, "one document per id, no more");
 }
+
+#[test]
+fn the_example_reporting_client_backs_off_until_the_input_is_up_and_delivers_every_event_once() {
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/clients/report_events.py");
+    let stderr_path = sb.path("client.stderr");
+    // The client starts while nothing listens: its buffer fills, it backs off and retries.
+    let client = Command::new("python3")
+        .arg(&script)
+        .args(["--url", &format!("http://{addr}/events/demo")])
+        .args([
+            "--count",
+            "1500",
+            "--critical-every",
+            "250",
+            "--wait-for-room",
+            "600",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("python3");
+    assert!(
+        wait_until(WAIT, || std::fs::read_to_string(&stderr_path)
+            .is_ok_and(|t| t.contains("retrying a batch"))),
+        "the client never retried"
+    );
+    let cfg = receiver_config(
+        &sb,
+        "",
+        &format!(
+            "  - type: http\n    listen: {addr}\n    path: /events/{{service.name}}\n    id_field: event.id\n"
+        ),
+    );
+    let agent = Agent::start(&cfg);
+    let out = client.wait_with_output().expect("the client");
+    assert!(
+        out.status.success(),
+        "the client failed: {}",
+        std::fs::read_to_string(&stderr_path).unwrap_or_default()
+    );
+    let stats: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the client's summary");
+    assert_eq!(stats["sent"], 1500, "{stats}");
+    assert_eq!(stats["dropped"], 0, "{stats}");
+    assert!(stats["retries"].as_u64().unwrap() > 0, "{stats}");
+    agent.stop();
+    let events = read_events(&sb.out());
+    let ids: std::collections::HashSet<&str> = events
+        .iter()
+        .filter_map(|e| e["event"]["id"].as_str())
+        .collect();
+    assert_eq!((events.len(), ids.len()), (1500, 1500));
+    assert!(events.iter().all(|e| e["service"]["name"] == "demo"));
+}
+
+#[test]
+fn events_not_delivered_by_the_shutdown_timeout_are_answered_503_never_200() {
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let cfg = sb.write_config(
+        "shutdown_timeout: 2s\n",
+        &format!("  - type: http\n    listen: {addr}\n"),
+        &es_output(&[&dead], "    backoff: { init: 100ms, max: 200ms }\n"),
+    );
+    let mut agent = Agent::start(&cfg);
+    wait_listening(&agent, addr);
+    let waiting = std::thread::spawn(move || {
+        request(
+            addr,
+            "POST",
+            "/",
+            &[NDJSON],
+            b"{\"message\":\"undeliverable\"}\n",
+        )
+    });
+    // The output has the event and cannot deliver it: the request waits.
+    wait_for_log(&agent, "sending failed, will retry");
+    let (code, _) = agent.stop_within(WAIT);
+    assert_eq!(code, Some(0), "{}", agent.log());
+    let a = waiting
+        .join()
+        .unwrap()
+        .expect("an answer before the agent exits");
+    assert_eq!(a.status, 503, "{a:?}");
+    assert!(a.header("retry-after").is_some(), "{a:?}");
+}
