@@ -640,3 +640,25 @@ fn events_not_delivered_by_the_shutdown_timeout_are_answered_503_never_200() {
     assert_eq!(a.status, 503, "{a:?}");
     assert!(a.header("retry-after").is_some(), "{a:?}");
 }
+
+#[test]
+fn a_request_larger_than_the_memory_queue_is_taken_in_turns_not_refused_forever() {
+    let sb = Sandbox::new();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cfg = receiver_config(
+        &sb,
+        "queue: { type: memory, max_events: 500, batch_events: 100 }\n",
+        &format!("  - type: http\n    listen: {addr}\n"),
+    );
+    let agent = Agent::start(&cfg);
+    wait_listening(&agent, addr);
+    let body: String = (0..2000)
+        .map(|n| format!("{{\"message\":\"big {n}\"}}\n"))
+        .collect();
+    let a = post(addr, "/", &[NDJSON], body.as_bytes());
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["accepted"], 2000);
+    agent.stop();
+    let expected: Vec<String> = (0..2000).map(|n| format!("big {n}")).collect();
+    assert_exactly_once(&messages(&sb.out()), &expected);
+}

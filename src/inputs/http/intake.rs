@@ -97,16 +97,37 @@ impl Intake {
         let permits = Arc::clone(&self.in_flight)
             .try_acquire_many_owned(n as u32)
             .map_err(|_| Refused::QueueFull)?;
+        // The only request of this input in flight may wait for room instead of being refused: the
+        // room it needs may be more than the queue ever has free at once (a request larger than the
+        // memory queue's `max_events`), and nothing of this input holds it.
+        let alone = self.in_flight.available_permits() + n >= self.max_in_flight;
         let sender = self.sender.clone();
         let batch = self.batch;
+        let deadline = tokio::time::Instant::now() + self.ack_timeout;
         // Processors run and the queue may wait for the disk: off the async workers.
-        let queued = tokio::task::spawn_blocking(move || queue(&sender, events, batch))
-            .await
-            .map_err(|_| Refused::Abandoned)??;
-        let (mut acks, batches) = queued;
+        let mut queueing =
+            tokio::task::spawn_blocking(move || queue(&sender, events, batch, alone));
+        let queued = tokio::select! {
+            q = tokio::time::timeout_at(deadline, &mut queueing) => q,
+            _ = self.force.stopped() => return Err(Refused::Abandoned),
+        };
+        let (mut acks, batches) = match queued {
+            Ok(joined) => joined.map_err(|_| Refused::Abandoned)??,
+            Err(_) => {
+                // Still waiting for room: the events may yet enter the queue; they count against
+                // the bound until they settle.
+                let force = self.force.clone();
+                tokio::spawn(async move {
+                    let _permits = permits;
+                    if let Ok(Ok((acks, batches))) = queueing.await {
+                        drain(acks, batches, &force).await;
+                    }
+                });
+                return Err(Refused::Timeout(self.ack_timeout));
+            }
+        };
         let mut worst = AckStatus::Delivered;
         let mut settled = 0;
-        let deadline = tokio::time::Instant::now() + self.ack_timeout;
         while settled < batches {
             let ack = tokio::select! {
                 ack = tokio::time::timeout_at(deadline, acks.recv()) => ack,
@@ -124,14 +145,7 @@ impl Intake {
                     let force = self.force.clone();
                     tokio::spawn(async move {
                         let _permits = permits;
-                        let mut left = batches - settled;
-                        while left > 0 {
-                            tokio::select! {
-                                ack = acks.recv() => if ack.is_none() { break },
-                                _ = force.stopped() => break,
-                            }
-                            left -= 1;
-                        }
+                        drain(acks, batches - settled, &force).await;
                     });
                     return Err(Refused::Timeout(self.ack_timeout));
                 }
@@ -145,12 +159,25 @@ impl Intake {
     }
 }
 
-/// Reserves room for every batch of the request, then queues them (blocking). Returns where their
-/// acknowledgements arrive and how many batches there are.
+/// Waits for `left` more acknowledgements (or `force`).
+async fn drain(mut acks: AckReceiver, mut left: usize, force: &StopSignal) {
+    while left > 0 {
+        tokio::select! {
+            ack = acks.recv() => if ack.is_none() { break },
+            _ = force.stopped() => break,
+        }
+        left -= 1;
+    }
+}
+
+/// Reserves room for every batch of the request, then queues them (blocking); when there is not room
+/// for all of them now, refuses the request, or with `alone` queues the batches one after the other,
+/// each waiting for room. Returns where their acknowledgements arrive and how many batches there are.
 fn queue(
     sender: &EventSender,
     mut events: Vec<Event>,
     batch: usize,
+    alone: bool,
 ) -> Result<(AckReceiver, usize), Refused> {
     let mut chunks = Vec::new();
     while events.len() > batch {
@@ -162,15 +189,21 @@ fn queue(
     for c in &chunks {
         match sender.try_reserve(c.len()) {
             Ok(Some(room)) => rooms.push(room),
+            Ok(None) if alone => {
+                rooms.clear();
+                break;
+            }
             Ok(None) => return Err(Refused::QueueFull),
             Err(_) => return Err(Refused::Stopping),
         }
     }
     let mut acks = AckReceiver::new();
     let batches = chunks.len();
-    for (chunk, room) in chunks.into_iter().zip(rooms) {
+    let mut rooms = rooms.into_iter();
+    for chunk in chunks {
         let ack = acks.new_batch();
-        if sender.send_blocking_keep(chunk, ack, Some(room)).is_err() {
+        // Without a reservation, the queue waits for room.
+        if sender.send_blocking_keep(chunk, ack, rooms.next()).is_err() {
             return Err(Refused::Stopping);
         }
     }
