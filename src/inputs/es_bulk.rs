@@ -272,12 +272,12 @@ const SETUP_APIS: &[&str] = &[
 ];
 
 /// One action of a `_bulk` body.
-struct Item {
+pub(crate) struct Item {
     op: String,
     index: Option<String>,
     id: String,
     /// `None`: queued as the next event; `Some`: the item's error (status, type, reason).
-    error: Option<(u16, &'static str, String)>,
+    pub(crate) error: Option<(u16, &'static str, String)>,
 }
 
 impl Shared {
@@ -657,7 +657,7 @@ fn new_id() -> String {
 
 /// Reads a `_bulk` body: the items in order, and the documents of those without an error. A
 /// malformed action line fails the whole request, as in Elasticsearch; a bad document fails its item.
-fn parse_bulk(
+pub(crate) fn parse_bulk(
     body: &[u8],
     default_index: Option<&str>,
     max_event: usize,

@@ -606,7 +606,10 @@ pub(crate) fn id_from(event: &Event, field: &FieldPath) -> Option<String> {
 }
 
 /// Splits a body into its events: a JSON array, one JSON object (even over several lines), or NDJSON.
-fn split_body(body: &[u8], max_event: usize) -> Result<Vec<(usize, Parsed)>, String> {
+pub(crate) fn split_body(
+    body: &[u8],
+    max_event: usize,
+) -> Result<Vec<(usize, Parsed)>, String> {
     let start = body
         .iter()
         .position(|b| !b.is_ascii_whitespace())
