@@ -30,6 +30,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     #[cfg(feature = "evtx")]
     ("evtx", evtx),
     ("multiline", multiline),
+    ("received_body", received_body),
 ];
 
 /// A configuration file: loaded and checked like `logward check` does (load, build the processors,
@@ -530,5 +531,45 @@ impl std::io::Read for Pieces {
         buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
         self.at += n;
         Ok(n)
+    }
+}
+
+/// A request body of the `http` and `elasticsearch` inputs: decoded under each `Content-Encoding`
+/// within a limit, split into events as the `http` input does and read as a `_bulk` body. No decoded
+/// body passes the limit; every event the splitter makes is an object serde_json reads from its text or
+/// a failure within `max_event_bytes`; a `_bulk` body has a document for each item without an error.
+pub fn received_body(data: &[u8]) {
+    use crate::inputs::http::body::{Encoding, decode};
+    use crate::inputs::http::{Parsed, split_body};
+    const LIMIT: usize = 64 * 1024;
+    const MAX_EVENT: usize = 512;
+    for encoding in [
+        Encoding::Identity,
+        Encoding::Gzip,
+        Encoding::Deflate,
+        Encoding::Zstd,
+    ] {
+        if let Ok(decoded) = decode(encoding, data, LIMIT) {
+            assert!(
+                encoding == Encoding::Identity || decoded.len() <= LIMIT,
+                "{encoding:?} decoded {} bytes, more than the limit",
+                decoded.len()
+            );
+        }
+    }
+    if let Ok(events) = split_body(data, MAX_EVENT) {
+        for (_, parsed) in events {
+            if let Parsed::Failed { text, .. } = parsed {
+                assert!(
+                    text.len() <= MAX_EVENT * 3,
+                    "a failed event keeps {} bytes of text",
+                    text.len()
+                );
+            }
+        }
+    }
+    if let Ok((items, docs)) = crate::inputs::es_bulk::parse_bulk(data, Some("fuzz"), MAX_EVENT) {
+        let ok = items.iter().filter(|i| i.error.is_none()).count();
+        assert_eq!(ok, docs.len(), "one document per item without an error");
     }
 }

@@ -125,7 +125,7 @@ fn help_and_package_description_advertise_nothing_that_does_not_exist() {
 }
 
 #[test]
-fn version_prints_version_and_target() {
+fn version_prints_version_target_commit_and_features() {
     let (code, out, _) = logward(&["version"]);
     assert_eq!(code, 0);
     assert!(
@@ -133,6 +133,20 @@ fn version_prints_version_and_target() {
         "{out}"
     );
     assert!(out.contains("x86_64") || out.contains("aarch64"), "{out}");
+    assert!(out.contains("features: evtx"), "{out}");
+    assert!(out.contains("debug build"), "{out}");
+    // The commit of the checkout the binary was built from.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git, which built this checkout");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert_eq!(head.len(), 12, "git rev-parse: {head}");
+    assert!(
+        out.contains(&format!("commit {head}")),
+        "{out} (HEAD {head})"
+    );
 }
 
 /// Every subcommand path (`["queue", "inspect"]`, …) below `cmd`, hidden ones included, with its about text.

@@ -38,7 +38,7 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Watch a running agent: its status table, redrawn every second (Ctrl-C quits).
     Top(status::AgentArgs),
-    /// Print the version and the build target.
+    /// Print the version, the build target, the git commit, the enabled features and the build profile.
     Version,
     /// Install, remove, start, stop or query the Windows service.
     #[command(subcommand)]
@@ -89,10 +89,18 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Status(args) => status::status(args),
         Command::Top(args) => status::top(args),
         Command::Version => {
+            let features = env!("LOGWARD_FEATURES");
             println!(
-                "logward {} ({})",
+                "logward {} ({}, commit {}, features: {}, {} build)",
                 env!("CARGO_PKG_VERSION"),
-                env!("LOGWARD_TARGET")
+                env!("LOGWARD_TARGET"),
+                env!("LOGWARD_COMMIT"),
+                if features.is_empty() {
+                    "none"
+                } else {
+                    features
+                },
+                env!("LOGWARD_PROFILE")
             );
             exit::OK
         }

@@ -12,6 +12,8 @@ crate::components! {
     evtx,
     winlog,
     stdin,
+    http,
+    es_bulk,
 }
 
 use crate::component::Decoration;
