@@ -12,6 +12,7 @@ crate::components! {
     evtx,
     winlog,
     stdin,
+    syslog,
 }
 
 use crate::component::Decoration;
