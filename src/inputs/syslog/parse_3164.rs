@@ -74,9 +74,9 @@ fn bsd_timestamp(s: &[u8], zone: Zone, now: DateTime<Utc>) -> Option<(DateTime<U
     let at = |y: i32| -> Option<NaiveDateTime> {
         NaiveDate::from_ymd_opt(y, month, day)?.and_hms_opt(h, min, sec)
     };
-    // More than a week ahead is taken for last year (the sender's clock may run a little ahead).
+    // More than a day ahead is taken for last year, as the `date` processor does.
     let naive = match at(year) {
-        Some(t) if t <= local_now + chrono::Duration::days(7) => t,
+        Some(t) if t <= local_now + chrono::Duration::days(1) => t,
         _ => at(year - 1).or_else(|| at(year))?,
     };
     let utc = match zone {
