@@ -663,21 +663,12 @@ fn a_tls_listener_refuses_plain_text_and_goes_on() {
     send_raw(&addr, b"<13>not encrypted\n");
     wait_for_log(&agent, "TLS handshake failed");
     // openssl s_client is a real TLS client: its line arrives.
-    let mut client = Command::new("openssl")
-        .args(["s_client", "-quiet", "-connect", &addr, "-CAfile"])
-        .arg(dir.join("ca.pem"))
-        .args(["-verify_return_error", "-servername", "localhost"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_client");
-    client
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"<13>1 - h app - - - encrypted\n")
-        .unwrap();
+    let mut client = s_client(
+        &addr,
+        &dir.join("ca.pem"),
+        &[],
+        b"<13>1 - h app - - - encrypted\n",
+    );
     wait_for_lines(&sb.out(), 1, &agent);
     let _ = client.kill();
     let _ = client.wait();
@@ -703,4 +694,97 @@ fn check_refuses_bad_settings_with_their_positions() {
     ] {
         assert!(text.contains(want), "{want:?} not in:\n{text}");
     }
+}
+
+/// Sends `line` through `openssl s_client` (a real TLS client) with `extra` arguments; returns it running.
+fn s_client(addr: &str, ca: &Path, extra: &[&str], line: &[u8]) -> Child {
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", addr, "-CAfile"])
+        .arg(ca)
+        .args(["-verify_return_error", "-servername", "localhost"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let _ = client.stdin.take().unwrap().write_all(line);
+    client
+}
+
+#[test]
+fn with_a_client_ca_only_clients_with_a_certificate_it_signed_get_in() {
+    let sb = Sandbox::new();
+    let dir = sb.root.path();
+    certificates(dir);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=sender",
+        ],
+    );
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+        ],
+    );
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = sb.config(&syslog_input(&format!(
+        "    tls: {{address: \"{addr}\", certificate: {}, key: {}, client_ca: {}}}\n",
+        dir.join("server.pem").display(),
+        dir.join("server.key").display(),
+        dir.join("ca.pem").display()
+    )));
+    let agent = start(&config);
+    let ca = dir.join("ca.pem");
+    let mut without = s_client(&addr, &ca, &[], b"<13>1 - h app - - - no certificate\n");
+    wait_for_log(&agent, "TLS handshake failed");
+    let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+    let mut with = s_client(
+        &addr,
+        &ca,
+        &[
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+        ],
+        b"<13>1 - h app - - - with a certificate\n",
+    );
+    wait_for_lines(&sb.out(), 1, &agent);
+    for c in [&mut without, &mut with] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert_eq!(agent.stop(), 0);
+    assert_eq!(messages(&sb.out()), vec!["with a certificate"]);
 }

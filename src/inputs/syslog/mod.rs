@@ -242,6 +242,7 @@ impl Input for SyslogInput {
             host: json!({ "name": ctx.host_name }),
             counters: Counters::new(&ctx.id),
             id: ctx.id.clone(),
+            tls_log: std::sync::Mutex::new(server::Throttle::new()),
         });
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Event>>(HANDOVER_BATCHES);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -334,6 +335,8 @@ pub(crate) struct Shared {
     host: Value,
     counters: Counters,
     id: String,
+    /// Failed TLS handshakes are logged at most every ten seconds.
+    tls_log: std::sync::Mutex<server::Throttle>,
 }
 
 struct Counters {

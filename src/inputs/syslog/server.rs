@@ -68,13 +68,13 @@ pub(super) fn start(
 }
 
 /// Logs a recurring problem at most every ten seconds, with how many happened since the last line.
-struct Throttle {
+pub(super) struct Throttle {
     last: Option<Instant>,
     since: u64,
 }
 
 impl Throttle {
-    const fn new() -> Throttle {
+    pub(super) const fn new() -> Throttle {
         Throttle { last: None, since: 0 }
     }
 
@@ -209,18 +209,26 @@ async fn accept(
                 Some(acceptor) => {
                     match tokio::time::timeout(shared.idle, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => connection(stream, peer, &shared, &tx, stop).await,
-                        Ok(Err(e)) => {
-                            shared.counters.tls_failed.inc();
-                            tracing::warn!(input = %shared.id, %peer, "a TLS handshake failed: {e}");
-                        }
-                        Err(_) => {
-                            shared.counters.tls_failed.inc();
-                            tracing::warn!(input = %shared.id, %peer, "a TLS handshake did not finish within `idle_timeout`");
-                        }
+                        Ok(Err(e)) => tls_failed(&shared, peer, &e.to_string()),
+                        Err(_) => tls_failed(&shared, peer, "it did not finish within `idle_timeout`"),
                     }
                 }
             }
         });
+    }
+}
+
+/// Counts a failed TLS handshake and logs it (at most every ten seconds: a scanner must not flood the log).
+fn tls_failed(shared: &Shared, peer: SocketAddr, why: &str) {
+    shared.counters.tls_failed.inc();
+    let due = shared
+        .tls_log
+        .lock()
+        .map(|mut t| t.tick())
+        .unwrap_or(Some(1));
+    if let Some(n) = due {
+        tracing::warn!(input = %shared.id, %peer, occurrences = n,
+            "a TLS handshake failed: {why} (a client that speaks plain TCP, or does not trust this certificate?)");
     }
 }
 
