@@ -1,4 +1,4 @@
-//! Throughput of the syslog input over TCP: 1,000,000 octet-counted RFC 5424 messages (about 190 bytes
+//! Throughput of the syslog input over TCP: 1,000,000 octet-counted RFC 5424 messages (about 140 bytes
 //! each, with structured data, as rsyslog forwards them) sent over one loopback connection, through the
 //! memory queue, into the file output.
 //!

@@ -227,7 +227,7 @@ impl Cursor for Delivered {
 }
 
 /// How many batches may wait between the listeners and the input's thread.
-const HANDOVER_BATCHES: usize = 64;
+const HANDOVER_BATCHES: usize = 16;
 
 impl Input for SyslogInput {
     fn run(self: Box<Self>, ctx: InputContext) -> anyhow::Result<()> {

@@ -236,7 +236,8 @@ fn tls_failed(shared: &Shared, peer: SocketAddr, why: &str) {
 async fn connection<S: AsyncRead + Unpin>(mut stream: S, peer: SocketAddr, shared: &Shared, tx: &Tx, mut stop: Stop) {
     let peer_text = peer.to_string();
     let mut framer = Framer::new(shared.max);
-    let mut buf = vec![0u8; 64 * 1024];
+    // A read's worth of messages is one batch: 32 KiB keep a batch, and the hand-over buffer, small.
+    let mut buf = vec![0u8; 32 * 1024];
     tracing::debug!(input = %shared.id, peer = %peer_text, "syslog connection opened");
     // Once the input stops, what the sender has written already is still taken: reading goes on until
     // the connection is quiet for a moment, then it is closed. (A sender that never pauses is cut off
