@@ -30,6 +30,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     #[cfg(feature = "evtx")]
     ("evtx", evtx),
     ("multiline", multiline),
+    ("syslog", syslog),
     ("received_body", received_body),
 ];
 
@@ -571,5 +572,74 @@ pub fn received_body(data: &[u8]) {
     if let Ok((items, docs)) = crate::inputs::es_bulk::parse_bulk(data, Some("fuzz"), MAX_EVENT) {
         let ok = items.iter().filter(|i| i.error.is_none()).count();
         assert_eq!(ok, docs.len(), "one document per item without an error");
+    }
+}
+
+/// The syslog input's framing and both parsers. The first byte picks the frame cap (1 to 256 bytes) and
+/// the piece size the stream arrives in; the rest is one TCP connection's bytes. The frames must not
+/// depend on how the stream was cut, must stay within the cap, and each is parsed as `auto`, RFC 3164 and
+/// RFC 5424: a valid priority is always a message in RFC 3164, RFC 5424 agrees with `auto` on messages
+/// that carry its version, and no parsed header field holds a space.
+pub fn syslog(data: &[u8]) {
+    use crate::inputs::syslog::framing::Framer;
+    use crate::inputs::syslog::parse::{Format, Zone, parse};
+
+    let Some((&flags, stream)) = data.split_first() else {
+        return;
+    };
+    let max = usize::from(flags) + 1;
+    let piece = usize::from(flags % 7) + 1;
+    let collect = |pieces: usize| {
+        let mut framer = Framer::new(max);
+        let mut frames: Vec<(Vec<u8>, bool, bool)> = Vec::new();
+        let mut out = |f: crate::inputs::syslog::framing::Frame<'_>| {
+            frames.push((f.bytes.to_vec(), f.truncated, f.problem.is_some()));
+        };
+        for chunk in stream.chunks(pieces) {
+            framer.feed(chunk, &mut out);
+        }
+        framer.finish(&mut out);
+        frames
+    };
+    let frames = collect(piece);
+    assert_eq!(
+        frames,
+        collect(stream.len().max(1)),
+        "the frames depend on how the stream was cut"
+    );
+    let now = chrono::DateTime::from_timestamp(1_764_694_800, 0).unwrap_or_default();
+    let zone = Zone::Named(chrono_tz::Europe::Paris);
+    for (bytes, _, _) in &frames {
+        assert!(bytes.len() <= max, "a frame is longer than the cap");
+        let auto = parse(bytes, Format::Auto, zone, now);
+        let bsd = parse(bytes, Format::Rfc3164, zone, now);
+        let strict = parse(bytes, Format::Rfc5424, zone, now);
+        let has_priority = bytes.first() == Some(&b'<')
+            && bytes
+                .iter()
+                .skip(1)
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+                > 0;
+        if let Ok(m) = &bsd {
+            assert!(m.priority <= 191);
+        } else {
+            assert!(auto.is_err(), "RFC 3164 refuses what auto accepts");
+        }
+        if bsd.is_err() && !has_priority {
+            assert!(strict.is_err());
+        }
+        if let Ok(m) = &strict {
+            assert_eq!(auto.as_ref().ok(), Some(m), "auto and RFC 5424 disagree");
+            for field in [&m.hostname, &m.appname, &m.procid, &m.msgid]
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    !field.contains(' '),
+                    "a header field holds a space: {field:?}"
+                );
+            }
+        }
     }
 }

@@ -119,6 +119,7 @@ corpus_tests!(
     evtx,
     multiline,
     received_body,
+    syslog,
 );
 
 /// The corpus folders and the targets are the same set: a target without a corpus is never replayed.

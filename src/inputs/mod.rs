@@ -14,6 +14,7 @@ crate::components! {
     stdin,
     http,
     es_bulk,
+    syslog,
 }
 
 use crate::component::Decoration;

@@ -28,6 +28,10 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "tmux, which runs `logward top` in a terminal (apt-get install tmux)",
     ),
     (
+        "rsyslog",
+        "rsyslog and its TLS driver, which forward to the syslog input (apt-get install rsyslog rsyslog-gnutls)",
+    ),
+    (
         "wine",
         "Wine and mingw for scripts/wine-service-test.sh (checked by that script)",
     ),

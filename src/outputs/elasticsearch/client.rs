@@ -147,7 +147,7 @@ pub struct Cluster {
 
 /// Installs the process-wide TLS crypto provider once (reqwest is built without a default one, to keep
 /// a single, portable implementation: ring).
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
