@@ -425,6 +425,7 @@ pub fn multiline(data: &[u8]) {
         },
         max_lines: usize::from(flags >> 5) + 1,
         timeout: crate::config::HumanDuration::secs(5),
+        flush_pattern: None,
     };
     let Ok(mut ml) = Multiline::new(&cfg) else {
         return;
