@@ -118,6 +118,7 @@ corpus_tests!(
     #[cfg(feature = "evtx")]
     evtx,
     multiline,
+    auditd,
 );
 
 /// The corpus folders and the targets are the same set: a target without a corpus is never replayed.
