@@ -603,6 +603,32 @@ fn a_hand_written_auth_log_with_sudo_su_and_user_changes_becomes_ecs_events() {
             ],
         ),
         (
+            "Successful su for root by alice",
+            &[
+                ("event.action", "su"),
+                ("event.outcome", "success"),
+                ("user.name", "alice"),
+                ("user.effective.name", "root"),
+            ],
+        ),
+        (
+            "+ pts/0 alice:root",
+            &[("event.outcome", "success"), ("su_sign", "")],
+        ),
+        (
+            "FAILED su for root by bob",
+            &[("event.outcome", "failure"), ("user.name", "bob")],
+        ),
+        (
+            "- pts/1 bob:root",
+            &[
+                ("event.outcome", "failure"),
+                ("user.name", "bob"),
+                ("user.effective.name", "root"),
+                ("system.auth.su.tty", "pts/1"),
+            ],
+        ),
+        (
             "Failed publickey for eve",
             &[
                 ("process.name", "sshd-session"),
