@@ -1,6 +1,7 @@
 //! Parsing throughput on one core: grok and dissect on the loghub files (with the example configurations)
 //! and grok `%{COMBINEDAPACHELOG}` / an equivalent dissect on a generated 1,000,000-line Apache access log.
-//! Prints lines/s and MB/s; asserts nothing. `cargo bench --bench parse`.
+//! Prints lines/s and MB/s; asserts nothing. `cargo bench --bench parse`; `cargo bench --bench parse -- auth`
+//! runs only the measurements whose name contains `auth`.
 
 use logward::event::Event;
 use logward::processors::Chain;
@@ -15,6 +16,13 @@ fn chain(configs: serde_json::Value) -> Chain {
 
 /// Runs `chain` over `lines` in batches, as the pipeline does, `rounds` times; prints the rate.
 fn measure(name: &str, chain: &Chain, lines: &[String], rounds: usize) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+        return;
+    }
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum::<usize>() * rounds;
     let total = lines.len() * rounds;
     let started = Instant::now();
@@ -79,8 +87,19 @@ fn main() {
         serde_json::json!([{"dissect": {"pattern": "%{clientip} %{ident} %{auth} [%{timestamp}] \"%{verb} %{request} HTTP/%{httpversion}\" %{response} %{bytes} \"%{referrer}\" \"%{agent}\""}}]),
     );
     measure("dissect access log (1M access)", &dissect, &lines, 1);
-
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if let Ok(text) = std::fs::read_to_string(root.join("tests/data/audit.log")) {
+        // One record per event, as without joining.
+        let records: Vec<String> = text.lines().map(str::to_string).collect();
+        let auditd = chain(serde_json::json!([{"auditd": {}}]));
+        measure(
+            "auditd tests/data/audit.log (x10000)",
+            &auditd,
+            &records,
+            10_000,
+        );
+    }
+
     for (example, log) in [
         ("loghub-linux.yml", "Linux_2k.log"),
         ("loghub-openssh.yml", "OpenSSH_2k.log"),
@@ -88,6 +107,8 @@ fn main() {
         ("loghub-hdfs.yml", "HDFS_2k.log"),
         ("loghub-zookeeper.yml", "Zookeeper_2k.log"),
         ("loghub-windows.yml", "Windows_2k.log"),
+        ("linux-auth-log.yml", "OpenSSH_2k.log"),
+        ("linux-auth-log.yml", "Linux_2k.log"),
     ] {
         let Ok(config) = logward::config::load_file(&root.join("examples").join(example)) else {
             println!("{example}: cannot load (is ../shared beside the repository?)");
@@ -100,6 +121,6 @@ fn main() {
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
         let chain = build_chain(&config.processors, "bench", &config.base_dir)
             .unwrap_or_else(|e| panic!("{e:?}"));
-        measure(&format!("{example} (x100)"), &chain, &lines, 100);
+        measure(&format!("{example} {log} (x100)"), &chain, &lines, 100);
     }
 }

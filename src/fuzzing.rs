@@ -30,6 +30,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     #[cfg(feature = "evtx")]
     ("evtx", evtx),
     ("multiline", multiline),
+    ("auditd", auditd),
     ("syslog", syslog),
     ("received_body", received_body),
 ];
@@ -427,6 +428,7 @@ pub fn multiline(data: &[u8]) {
         },
         max_lines: usize::from(flags >> 5) + 1,
         timeout: crate::config::HumanDuration::secs(5),
+        flush_pattern: None,
     };
     let Ok(mut ml) = Multiline::new(&cfg) else {
         return;
@@ -642,4 +644,30 @@ pub fn syslog(data: &[u8]) {
             }
         }
     }
+}
+
+/// Audit records (`type=… msg=audit(…): k=v …`, one per line) through the `auditd` processor: it must not
+/// panic, every problem must come with `error.message` and the failure tag, and the event must stay
+/// writable as JSON.
+pub fn auditd(data: &[u8]) {
+    static PROCESSOR: OnceLock<Box<dyn crate::processors::Processor>> = OnceLock::new();
+    let processor = PROCESSOR.get_or_init(|| {
+        crate::processors::config::build_from_json("auditd", json!({}))
+            .expect("the auditd settings are valid")
+    });
+    let mut event = Event::from_message(String::from_utf8_lossy(data).into_owned());
+    let verdict = processor.process(&mut event);
+    let failed = verdict == crate::processors::Verdict::Failed;
+    assert_eq!(
+        failed,
+        event.has_tag("_auditdparsefailure"),
+        "a failure is tagged, and only a failure"
+    );
+    assert!(
+        !failed || event.get_path("error.message").is_some(),
+        "a failure says why"
+    );
+    let mut out = Vec::new();
+    event.write_json(&mut out);
+    serde_json::from_slice::<Value>(&out).expect("a parsed audit event is written as invalid JSON");
 }

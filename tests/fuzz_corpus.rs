@@ -118,6 +118,7 @@ corpus_tests!(
     #[cfg(feature = "evtx")]
     evtx,
     multiline,
+    auditd,
     received_body,
     syslog,
 );

@@ -18,6 +18,7 @@ crate::components! {
     kv,
     drop,
     add_fields,
+    auditd,
     fingerprint,
 }
 

@@ -102,6 +102,9 @@ pub struct MultilineConfig {
     /// Whether continuation lines belong to the line `before` them... see [`MultilineMatch`].
     #[serde(rename = "match")]
     pub match_: MultilineMatch,
+    /// A line matching this regular expression ends its event (it is the event's last line).
+    #[serde(default)]
+    pub flush_pattern: Option<String>,
     /// At most this many lines per event; further lines are dropped from the event and it is tagged.
     #[serde(default = "default_max_lines")]
     pub max_lines: usize,
@@ -119,6 +122,10 @@ pub enum MultilineMatch {
     After,
     /// A line that matches (after `negate`) is prepended to the next line: lines ending in `\`.
     Before,
+    /// Consecutive lines whose first capture group of `pattern` is the same text are joined: the records
+    /// of one auditd event (`pattern: 'msg=audit\(([^)]*)\)'`). A line without a match is an event of its
+    /// own; `negate` does not apply.
+    Key,
 }
 
 /// JSON decoding of each line.

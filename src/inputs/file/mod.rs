@@ -58,13 +58,36 @@ impl InputConfig for FileInputConfig {
                 );
             }
         }
-        if let Some(m) = &self.multiline
-            && let Err(e) = regex::bytes::Regex::new(&m.pattern)
-        {
-            v.error_in(
-                &["multiline", "pattern"],
-                format!("the multiline pattern is not a valid regular expression: {e}"),
-            );
+        if let Some(m) = &self.multiline {
+            match regex::bytes::Regex::new(&m.pattern) {
+                Err(e) => v.error_in(
+                    &["multiline", "pattern"],
+                    format!("the multiline pattern is not a valid regular expression: {e}"),
+                ),
+                Ok(re) if m.match_ == config::MultilineMatch::Key && re.captures_len() < 2 => v
+                    .error_in(
+                        &["multiline", "pattern"],
+                        format!(
+                            "with `match: key` the pattern needs a capture group that holds the key, e.g.                              'msg=audit\\(([^)]*)\\)'; {:?} has none",
+                            m.pattern
+                        ),
+                    ),
+                Ok(_) => {}
+            }
+            if m.match_ == config::MultilineMatch::Key && m.negate {
+                v.error_in(
+                    &["multiline", "negate"],
+                    "`negate` has no meaning with `match: key` (lines with the same key are joined); remove it",
+                );
+            }
+            if let Some(flush) = &m.flush_pattern
+                && let Err(e) = regex::bytes::Regex::new(flush)
+            {
+                v.error_in(
+                    &["multiline", "flush_pattern"],
+                    format!("the multiline flush_pattern is not a valid regular expression: {e}"),
+                );
+            }
         }
         if self.fingerprint_bytes.get() == 0 || self.fingerprint_bytes.get() > 1 << 20 {
             v.error(

@@ -1,5 +1,6 @@
 //! Joining continuation lines into one event (stack traces), with Filebeat's `pattern` / `negate` /
-//! `match: after|before` rules, a line cap and a flush timeout.
+//! `match: after|before` rules and `flush_pattern`, a line cap and a flush timeout; `match: key` joins
+//! consecutive lines that share a key (the serial of auditd records).
 
 use super::config::{MultilineConfig, MultilineMatch};
 use regex::bytes::Regex;
@@ -27,7 +28,10 @@ pub struct Multiline {
     mode: MultilineMatch,
     max_lines: usize,
     timeout: Duration,
+    flush_pattern: Option<Regex>,
     pending: Option<(Joined, Instant)>,
+    /// With `match: key`, the key of the pending event.
+    pending_key: Vec<u8>,
 }
 
 impl Multiline {
@@ -39,7 +43,9 @@ impl Multiline {
             mode: cfg.match_,
             max_lines: cfg.max_lines.max(1),
             timeout: cfg.timeout.get(),
+            flush_pattern: cfg.flush_pattern.as_deref().map(Regex::new).transpose()?,
             pending: None,
+            pending_key: Vec::new(),
         })
     }
 
@@ -85,6 +91,59 @@ impl Multiline {
         now: Instant,
         emit: &mut impl FnMut(Joined),
     ) {
+        if self.mode == MultilineMatch::Key {
+            self.push_keyed(line, start, end, truncated, now, emit);
+        } else {
+            self.push_pattern(line, start, end, truncated, now, emit);
+        }
+        if self.flush_pattern.as_ref().is_some_and(|p| p.is_match(line)) {
+            self.flush(emit);
+        }
+    }
+
+    /// `match: key`: joins the line onto the pending event when their keys are the same.
+    fn push_keyed(
+        &mut self,
+        line: &[u8],
+        start: u64,
+        end: u64,
+        truncated: bool,
+        now: Instant,
+        emit: &mut impl FnMut(Joined),
+    ) {
+        let key = self
+            .pattern
+            .captures(line)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_bytes());
+        match key {
+            Some(k) if self.pending.is_some() && self.pending_key == k => {
+                self.append(line, end, truncated, now)
+            }
+            Some(k) => {
+                self.flush(emit);
+                self.pending_key.clear();
+                self.pending_key.extend_from_slice(k);
+                self.start(line, start, end, truncated, now);
+            }
+            None => {
+                self.flush(emit);
+                self.start(line, start, end, truncated, now);
+                self.flush(emit);
+            }
+        }
+    }
+
+    /// `match: after|before`.
+    fn push_pattern(
+        &mut self,
+        line: &[u8],
+        start: u64,
+        end: u64,
+        truncated: bool,
+        now: Instant,
+        emit: &mut impl FnMut(Joined),
+    ) {
         let continues = self.continues(line);
         match self.mode {
             MultilineMatch::After => {
@@ -105,6 +164,7 @@ impl Multiline {
                     self.flush(emit);
                 }
             }
+            MultilineMatch::Key => {}
         }
     }
 
@@ -144,6 +204,7 @@ mod tests {
             match_: mode,
             max_lines: 3,
             timeout: HumanDuration::secs(5),
+            flush_pattern: None,
         };
         let mut m = Multiline::new(&cfg).unwrap();
         let mut out = Vec::new();
@@ -199,6 +260,57 @@ mod tests {
     }
 
     #[test]
+    fn audit_records_join_by_serial_and_end_at_eoe() {
+        let cfg = MultilineConfig {
+            pattern: r"msg=audit\(([^)]*)\)".into(),
+            negate: false,
+            match_: MultilineMatch::Key,
+            max_lines: 3,
+            timeout: HumanDuration::secs(5),
+            flush_pattern: Some("^type=EOE ".into()),
+        };
+        let mut m = Multiline::new(&cfg).unwrap();
+        let mut out = Vec::new();
+        let now = Instant::now();
+        let lines = [
+            "type=SYSCALL msg=audit(1.0:7): a=1",
+            "type=CWD msg=audit(1.0:7): cwd=\"/\"",
+            "type=EOE msg=audit(1.0:7): ",
+            "type=USER_AUTH msg=audit(2.0:8): res=success",
+            "not an audit record",
+            "type=SYSCALL msg=audit(3.0:9): a=1",
+            "type=PATH msg=audit(3.0:9): item=0",
+            "type=PATH msg=audit(3.0:9): item=1",
+            "type=PATH msg=audit(3.0:9): item=2",
+            "type=USER_CMD msg=audit(4.0:10): res=success",
+        ];
+        let mut off = 0;
+        for l in lines {
+            let end = off + l.len() as u64 + 1;
+            m.push(l.as_bytes(), off, end, false, now, &mut |j| {
+                out.push(j)
+            });
+            off = end;
+        }
+        // EOE ended the first event at once; a new serial ended the second; the last waits for its timeout.
+        assert_eq!(out.len(), 4);
+        assert!(m.has_pending());
+        m.flush_if_due(now + Duration::from_secs(6), &mut |j| out.push(j));
+        let texts: Vec<String> = out
+            .iter()
+            .map(|j| String::from_utf8_lossy(&j.bytes).into_owned())
+            .collect();
+        assert_eq!(texts[0], lines[..3].join("\n"));
+        assert_eq!(texts[1], lines[3]);
+        assert_eq!(texts[2], lines[4]);
+        // Bounded: the fourth record of serial 9 is left out and the event marked.
+        assert_eq!(texts[3], lines[5..8].join("\n"));
+        assert!(out[3].truncated && out[3].end == out[4].start);
+        assert_eq!(texts[4], lines[9]);
+        assert_eq!(out[4].end, off);
+    }
+
+    #[test]
     fn lines_past_the_cap_are_left_out_and_flagged() {
         let cfg = MultilineConfig {
             pattern: "^ ".into(),
@@ -206,6 +318,7 @@ mod tests {
             match_: MultilineMatch::After,
             max_lines: 2,
             timeout: HumanDuration::secs(1),
+            flush_pattern: None,
         };
         let mut m = Multiline::new(&cfg).unwrap();
         let mut out = Vec::new();
