@@ -39,7 +39,7 @@ pub enum Command {
     Top(status::AgentArgs),
     /// Print the version and the build target.
     Version,
-    /// Install, remove, start, stop or query the Windows service.
+    /// Install, remove, start, stop or query the service (Windows service, or systemd unit on Linux).
     #[command(subcommand)]
     Service(crate::service::ServiceCommand),
 }
