@@ -493,3 +493,49 @@ fn invalid_settings_are_reported_at_their_line() {
     assert!(text.contains("not at the start or end"), "{text}");
     assert!(text.contains("logward.yml:"), "{text}");
 }
+
+/// `seek: head` reads from the start whatever was saved, `seek: tail` only what comes after it starts, and
+/// `seek: cursor` goes on after the saved cursor.
+#[test]
+fn seek_head_tail_and_cursor() {
+    let Some(remote) = journal_remote() else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let journal = sb.path("logs/app.journal");
+    let (a, first) = numbered(0, 5);
+    write_journal(&remote, &journal, 0, &a);
+    let run = |seek: &str, out: &str| -> Vec<String> {
+        let out = sb.path(out);
+        let cfg = sb.write_config(
+            "shutdown_timeout: 20s\n",
+            &journald_input(
+                "seek",
+                &format!(
+                    "    paths: [\"{}\"]\n    follow: false\n    seek: {seek}\n",
+                    journal.display()
+                ),
+            ),
+            &format!(
+                "  - type: file\n    path: {}\n    filename: events.ndjson\n",
+                out.display()
+            ),
+        );
+        let mut agent = Agent::start(&cfg);
+        assert_eq!(wait_exit(&mut agent), 0, "log:\n{}", agent.log());
+        messages(&out)
+    };
+    assert_eq!(run("cursor", "out1"), first);
+    assert_eq!(run("head", "out2"), first, "head ignores the saved cursor");
+    assert!(
+        run("tail", "out3").is_empty(),
+        "tail reads only new entries"
+    );
+    let (b, more) = numbered(5, 8);
+    write_journal(&remote, &journal, 5, &b);
+    assert_eq!(
+        run("cursor", "out4"),
+        more,
+        "cursor goes on after the last entry read"
+    );
+}
