@@ -66,6 +66,11 @@ impl<R: BufRead> ExportReader<R> {
         }
     }
 
+    /// The stream being read.
+    pub fn inner(&self) -> &R {
+        &self.inner
+    }
+
     /// Reads the next entry.
     pub fn next_entry(&mut self) -> io::Result<Next> {
         let mut entry = Entry::default();

@@ -42,6 +42,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
+/// How long a batch waits for more entries once its first has come.
+const BATCH_LINGER: Duration = Duration::from_millis(10);
+
 /// The `journald` input type.
 pub const KIND: InputKind = InputKind::of::<JournaldInputConfig>(
     "journald",
@@ -330,7 +333,7 @@ enum Msg {
 /// A running journalctl and the threads that read it.
 struct Running {
     child: Child,
-    rx: Receiver<Msg>,
+    rx: Receiver<Vec<Msg>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     stderr_tail: Arc<std::sync::Mutex<Vec<String>>>,
     args: Vec<String>,
@@ -400,7 +403,7 @@ impl JournaldInput {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(4096);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Msg>>(16);
         let mut threads = Vec::new();
         if let Some(out) = child.stdout.take() {
             threads.push(
@@ -470,21 +473,35 @@ impl JournaldInput {
 }
 
 /// Parses journalctl's stdout into entries for the input thread, until it ends or the input stops listening.
-fn read_entries(out: std::process::ChildStdout, max_value: usize, tx: SyncSender<Msg>) {
+/// Entries go over in chunks: as many as were already buffered (up to [`CHUNK`]), so a busy stream costs
+/// one hand-over per chunk rather than one per entry, and a quiet one hands each entry over at once.
+fn read_entries(out: std::process::ChildStdout, max_value: usize, tx: SyncSender<Vec<Msg>>) {
     let mut reader = ExportReader::new(BufReader::with_capacity(256 * 1024, out), max_value);
+    let mut chunk = Vec::new();
     loop {
         let msg = match reader.next_entry() {
             Ok(Next::Entry(e)) => Msg::Entry(e),
-            Ok(Next::End) => return,
+            Ok(Next::End) => {
+                if !chunk.is_empty() {
+                    let _ = tx.send(chunk);
+                }
+                return;
+            }
             Ok(Next::Truncated) => Msg::Broken("the output of journalctl ended in the middle of an entry".into()),
             Err(e) => Msg::Broken(format!("reading the output of journalctl failed: {e}")),
         };
         let last = matches!(msg, Msg::Broken(_));
-        if tx.send(msg).is_err() || last {
+        chunk.push(msg);
+        if (last || chunk.len() >= CHUNK || reader.inner().buffer().is_empty())
+            && (tx.send(std::mem::take(&mut chunk)).is_err() || last)
+        {
             return;
         }
     }
 }
+
+/// The most entries handed over at once.
+const CHUNK: usize = 256;
 
 /// The parts of a cursor that name an entry for good: the sequence-number id and the sequence number.
 fn origin_of(cursor: &str) -> Option<(&str, u64)> {
@@ -539,29 +556,51 @@ impl Input for JournaldInput {
             tracing::debug!(input = %ctx.id, args = ?running.args, "journalctl started");
             let mut got_any = false;
             let mut broken: Option<String> = None;
+            // Entries received beyond the last batch's size, for the next batch.
+            let mut carried: Vec<Msg> = Vec::new();
             loop {
                 if ctx.stop.is_stopped() {
                     break;
                 }
-                let mut entries = Vec::new();
-                match running.rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok(m) => entries.push(m),
-                    Err(RecvTimeoutError::Timeout) => {
-                        acks.poll();
-                        continue;
+                let mut entries = std::mem::take(&mut carried);
+                if entries.is_empty() {
+                    match running.rx.recv_timeout(Duration::from_millis(200)) {
+                        Ok(m) => entries.extend(m),
+                        Err(RecvTimeoutError::Timeout) => {
+                            acks.poll();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
                     }
-                    Err(RecvTimeoutError::Disconnected) => break,
                 }
+                // Fill the batch with what comes within a few milliseconds: the reader hands over entries
+                // one by one, and a batch per entry would cost a queue round trip (and an output write) each.
                 let mut disconnected = false;
+                let linger_until = Instant::now() + BATCH_LINGER;
                 while entries.len() < self.batch {
                     match running.rx.try_recv() {
-                        Ok(m) => entries.push(m),
-                        Err(TryRecvError::Empty) => break,
+                        Ok(m) => entries.extend(m),
+                        Err(TryRecvError::Empty) => {
+                            let Some(left) = linger_until.checked_duration_since(Instant::now()) else {
+                                break;
+                            };
+                            match running.rx.recv_timeout(left) {
+                                Ok(m) => entries.extend(m),
+                                Err(RecvTimeoutError::Timeout) => break,
+                                Err(RecvTimeoutError::Disconnected) => {
+                                    disconnected = true;
+                                    break;
+                                }
+                            }
+                        }
                         Err(TryRecvError::Disconnected) => {
                             disconnected = true;
                             break;
                         }
                     }
+                }
+                if entries.len() > self.batch {
+                    carried = entries.split_off(self.batch);
                 }
                 let mut events = Vec::with_capacity(entries.len());
                 let mut last_cursor = None;
@@ -604,7 +643,7 @@ impl Input for JournaldInput {
                     break 'outer;
                 }
                 acks.poll();
-                if disconnected || broken.is_some() {
+                if (disconnected || broken.is_some()) && carried.is_empty() {
                     break;
                 }
             }
