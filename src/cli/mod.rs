@@ -40,7 +40,7 @@ pub enum Command {
     Top(status::AgentArgs),
     /// Print the version, the build target, the git commit, the enabled features and the build profile.
     Version,
-    /// Install, remove, start, stop or query the Windows service.
+    /// Install, remove, start, stop or query the service (Windows service, or systemd unit on Linux).
     #[command(subcommand)]
     Service(crate::service::ServiceCommand),
 }

@@ -12,6 +12,8 @@ crate::components! {
     evtx,
     winlog,
     stdin,
+    #[cfg(target_os = "linux")]
+    journald,
     http,
     es_bulk,
     syslog,

@@ -248,6 +248,8 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
         input_threads.push(thread);
     }
     crate::observe::health::set_phase(crate::observe::health::Phase::Running);
+    // READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 to systemd, when it gave a NOTIFY_SOCKET.
+    let notify = crate::service::notify::start(control.stop.clone(), runtime.handle());
     // The force timer starts when a stop is requested.
     let timeout = config.shutdown_timeout.get();
     let (stop, force) = (control.stop.clone(), control.force.clone());
@@ -284,6 +286,11 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
         });
     }
     for t in input_threads {
+        let _ = t.join();
+    }
+    if let Some(t) = notify {
+        // Every input has ended (by a stop, or at the end of its data): the stop has begun.
+        control.stop.stop();
         let _ = t.join();
     }
     runtime.block_on(async {

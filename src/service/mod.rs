@@ -1,7 +1,10 @@
 //! Running logward as an operating-system service. On Windows: registration with the Service Control
-//! Manager and the service entry point ([`windows`]). On Linux, systemd runs `logward run` directly (see the
-//! README's unit file), so there is nothing to register here.
+//! Manager and the service entry point ([`windows`]). On Linux: a systemd unit and its system user
+//! ([`linux`]), and the notifications systemd waits for ([`notify`]).
 
+#[cfg(target_os = "linux")]
+pub mod linux;
+pub mod notify;
 #[cfg(windows)]
 pub mod windows;
 
@@ -10,7 +13,9 @@ use std::path::PathBuf;
 /// What `logward service …` was asked to do.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ServiceCommand {
-    /// Register logward with the Service Control Manager: automatic (delayed) start, restart on failure.
+    /// Install the service. Windows: register it with the Service Control Manager (automatic delayed
+    /// start, restart on failure). Linux: write a hardened systemd unit (Type=notify, Restart=always,
+    /// watchdog) and create the system user it runs as.
     Install {
         /// The configuration the service runs with.
         #[arg(short, long, value_name = "FILE")]
@@ -18,18 +23,33 @@ pub enum ServiceCommand {
         /// The service name.
         #[arg(long, default_value = "logward")]
         name: String,
-        /// The account: a virtual account `NT SERVICE\<name>` by default; `LocalSystem` when asked.
+        /// The account. Windows: a virtual account `NT SERVICE\<name>` by default; `LocalSystem` when
+        /// asked. Linux: the system user, created when missing (default: the service name).
         #[arg(long, value_name = "ACCOUNT")]
         account: Option<String>,
-        /// The data folder baked into the service's arguments (default: ProgramData\logward).
+        /// The data folder baked into the service's arguments (default: ProgramData\logward on
+        /// Windows, /var/lib/<name> on Linux).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        /// Linux: install under DIR instead of / (the unit in DIR/etc/systemd/system, the user in
+        /// DIR/etc/passwd) and do not call systemctl.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Linux: another folder the service may write (a file output's folder); repeatable.
+        #[arg(long, value_name = "DIR")]
+        read_write: Vec<PathBuf>,
+        /// Linux: WatchdogSec of the unit, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        watchdog_sec: u64,
     },
-    /// Remove the service.
+    /// Remove the service (on Linux also the system user `install` created; the data folder stays).
     Uninstall {
         /// The service name.
         #[arg(long, default_value = "logward")]
         name: String,
+        /// Linux: uninstall from under DIR, as installed with `install --root DIR`.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Start the service.
     Start {
@@ -70,11 +90,15 @@ pub fn dispatch(cmd: ServiceCommand) -> i32 {
     {
         windows::dispatch(cmd)
     }
-    #[cfg(not(windows))]
+    #[cfg(target_os = "linux")]
+    {
+        linux::dispatch(cmd)
+    }
+    #[cfg(not(any(windows, target_os = "linux")))]
     {
         let _ = cmd;
         eprintln!(
-            "`logward service` manages a Windows service. On Linux, run `logward run -c FILE` under systemd: the README has a unit file."
+            "`logward service` manages a Windows service or a systemd unit; on this system, run `logward run -c FILE` under its service manager."
         );
         crate::cli::exit::FAILURE
     }

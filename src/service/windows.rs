@@ -71,8 +71,9 @@ pub fn dispatch(cmd: ServiceCommand) -> i32 {
             name,
             account,
             data_dir,
+            ..
         } => install(&config, &name, account, data_dir),
-        ServiceCommand::Uninstall { name } => uninstall(&name),
+        ServiceCommand::Uninstall { name, .. } => uninstall(&name),
         ServiceCommand::Start { name } => control(&name, true),
         ServiceCommand::Stop { name } => control(&name, false),
         ServiceCommand::Status { name } => status(&name),

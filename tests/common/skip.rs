@@ -28,6 +28,14 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "tmux, which runs `logward top` in a terminal (apt-get install tmux)",
     ),
     (
+        "journald",
+        "journalctl and systemd-journal-remote, which write and read real journal files (Debian's `systemd` and `systemd-journal-remote` packages)",
+    ),
+    (
+        "systemd",
+        "systemd-analyze and useradd, which check the unit `logward service install` writes (Debian's `systemd` and `passwd` packages)",
+    ),
+    (
         "rsyslog",
         "rsyslog and its TLS driver, which forward to the syslog input (apt-get install rsyslog rsyslog-gnutls)",
     ),
