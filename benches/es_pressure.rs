@@ -10,6 +10,9 @@
 //!   429 to any beyond; `workers: 16` against the single-request throughput (`workers: 1`, no limit).
 //!
 //! `cargo bench --bench es_pressure` runs both; `LOGWARD_BENCH_SCENARIO=faults` or `overload` one.
+//! Both use `backoff: {init: 100ms, max: 2s}` unless `LOGWARD_BENCH_BACKOFF` gives another (e.g.
+//! `{init: 1s, max: 60s}`, the default); `LOGWARD_BENCH_EXTRA` adds top-level configuration (e.g.
+//! `queue: {max_events: 32768}\n`).
 
 mod common;
 #[path = "../tests/common/fault_bulk_endpoint.rs"]
@@ -28,13 +31,24 @@ fn config(dir: &Path, log: &Path, url: &str, settings: &str) -> std::path::PathB
     std::fs::write(
         &config,
         format!(
-            "data_dir: {data}\nprogress_interval: 0s\ninputs:\n  - type: file\n    id: bench\n    paths: [\"{log}\"]\n    json: {{keys_under_root: true, message_key: msg}}\noutputs:\n  - type: elasticsearch\n    hosts: [\"{url}\"]\n    index: \"logs-%{{+yyyy.MM.dd}}\"\n{settings}",
+            "data_dir: {data}\nprogress_interval: 0s\n{extra}inputs:\n  - type: file\n    id: bench\n    paths: [\"{log}\"]\n    json: {{keys_under_root: true, message_key: msg}}\noutputs:\n  - type: elasticsearch\n    hosts: [\"{url}\"]\n    index: \"logs-%{{+yyyy.MM.dd}}\"\n{settings}",
             data = data.display(),
             log = log.display(),
+            extra = std::env::var("LOGWARD_BENCH_EXTRA")
+                .unwrap_or_default()
+                .replace("\\n", "\n"),
         ),
     )
     .expect("write config");
     config
+}
+
+/// The output's `backoff:` line.
+fn backoff() -> String {
+    format!(
+        "    backoff: {}\n",
+        std::env::var("LOGWARD_BENCH_BACKOFF").unwrap_or_else(|_| "{init: 100ms, max: 2s}".into())
+    )
 }
 
 /// A name unique within this process.
@@ -59,7 +73,7 @@ fn exactly_once(ep: &FaultInjectingBulkEndpoint, lines: usize) -> String {
 
 fn faults(dir: &Path, log: &Path, lines: usize, bytes: u64) {
     println!("== faults: every 7th document 429, every 5th request 503, {lines} lines");
-    let settings = "    backoff: {init: 100ms, max: 2s}\n";
+    let settings = &backoff();
     let clean = FaultInjectingBulkEndpoint::start(Faults {
         ids_only: true,
         ..Faults::default()
