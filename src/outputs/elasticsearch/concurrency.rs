@@ -149,6 +149,12 @@ impl Concurrency {
         let sent_before_lowering = s
             .lowered_at
             .is_some_and(|t| now.checked_sub(rtt).is_some_and(|sent| sent < t));
+        if sent_before_lowering && load == Load::TooMany {
+            // Sent at a higher limit and turned away: the limit is lowered already, but the level
+            // it is at now is the most to try until the probe.
+            let cap = s.hold.map_or(s.limit, |(cap, _)| cap.min(s.limit));
+            s.hold = Some((cap, now + PROBE_AFTER));
+        }
         let load = if sent_before_lowering {
             Load::Fine
         } else {
@@ -178,6 +184,7 @@ impl Concurrency {
         } else if s.window.full && s.limit < s.ceiling {
             match s.hold {
                 Some((cap, until)) if now < until && s.limit >= cap => {}
+                Some((_, until)) if now < until => s.limit += 1,
                 _ => {
                     s.hold = None;
                     s.limit += 1;
@@ -268,6 +275,13 @@ mod tests {
             window(&c, Duration::from_millis(10), Load::Fine, &mut now);
         }
         assert_eq!(c.limit(), 5, "held");
+        // Lowered below the held level (a slow window) and back up: still held at that level.
+        window(&c, Duration::from_millis(10), Load::Unavailable, &mut now);
+        assert_eq!(c.limit(), 4);
+        for _ in 0..20 {
+            window(&c, Duration::from_millis(10), Load::Fine, &mut now);
+        }
+        assert_eq!(c.limit(), 5, "held after coming back");
         now += PROBE_AFTER;
         window(&c, Duration::from_millis(10), Load::Fine, &mut now);
         assert_eq!(c.limit(), 6, "probed again");
