@@ -104,6 +104,14 @@ const HELP: &[(&str, &str)] = &[
         "elasticsearch_item_retries_total",
         "Documents of a _bulk answer sent again.",
     ),
+    (
+        "elasticsearch_request_concurrency",
+        "_bulk requests the Elasticsearch output allows in flight now (adaptive, at most workers).",
+    ),
+    (
+        "elasticsearch_retry_set_documents",
+        "Documents waiting in the Elasticsearch output's retry set for their backoff.",
+    ),
     ("files_opened_total", "Files the file input opened."),
     ("files_closed_total", "Files the file input closed."),
     (

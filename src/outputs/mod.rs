@@ -21,6 +21,9 @@ use std::time::Duration;
 /// What an output sends at once: one or more queued batches, taken together (events are shared with
 /// the other outputs, not copied). The runner numbers each batch and counts its attempts, so an output
 /// retrying a batch can tell it from the next one without guessing from its contents or its address.
+/// Cloning shares the events: an output that holds a batch's remaining events for a later retry keeps
+/// a clone.
+#[derive(Clone)]
 pub struct Batch {
     parts: Vec<Arc<Vec<Event>>>,
     len: usize,
@@ -115,6 +118,10 @@ pub enum SendOutcome {
         /// How many events of the batch were refused.
         refused: usize,
     },
+    /// Some events are not settled yet: the output keeps them (its retry set) and sends them again on
+    /// its own, when their backoff ends, while it takes new batches. It reports the batch settled later
+    /// through [`Output::take_settled`]; until then the batch's acknowledgement waits.
+    Held,
 }
 
 /// Why an output could not take a batch.
@@ -146,5 +153,29 @@ pub trait Output: Send {
     /// Retry timing after errors.
     fn backoff(&self) -> runner::Backoff {
         runner::Backoff::default()
+    }
+    /// Batches answered [`SendOutcome::Held`] earlier that are settled now, by id, with their outcome
+    /// (`Delivered` or `Rejected`).
+    fn take_settled(&mut self) -> Vec<(u64, SendOutcome)> {
+        Vec::new()
+    }
+    /// When held events are due to be sent again (the earliest), if the output holds any.
+    fn next_due(&self) -> Option<std::time::Instant> {
+        None
+    }
+    /// Sends the held events that are due, without a new batch (the queue is empty, closed, or the
+    /// output has no room for more).
+    fn send_due(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    /// Whether the output takes a new batch now; false while what it holds is at its bound (the
+    /// runner then only sends what is due, and the queue fills: backpressure).
+    fn has_room(&self) -> bool {
+        true
+    }
+    /// The last failure behind held events since the previous call (for health and the log); the
+    /// events themselves are retried by the output.
+    fn take_failure(&mut self) -> Option<OutputError> {
+        None
     }
 }

@@ -4,10 +4,12 @@
 use super::{Batch, Batching, Output, OutputError, SendOutcome};
 use crate::observe::component::{ComponentMetrics, SEND_DURATION, Stage};
 use crate::observe::metrics::{Counter, Histogram};
+use crate::observe::throttle::LogThrottle;
 use crate::pipeline::ack::AckStatus;
 use crate::pipeline::queue::{Delivery, QueueReader};
 use crate::pipeline::shutdown::StopSignal;
 use crate::pipeline::supervise::Failures;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -53,19 +55,47 @@ struct Counters {
     retries: Counter,
     send_errors: Counter,
     send_duration: Histogram,
+    /// Failures behind held events are logged at most this often.
+    failure_log: Arc<LogThrottle>,
 }
 
-/// Takes the next batch for an output: waits for one queued batch, then gathers more until
-/// `batching.max_events` or until `batching.max_wait` has passed. Empty when the queue is closed and
-/// drained.
-async fn gather(reader: &mut QueueReader, batching: Batching, first_output: bool) -> Vec<Delivery> {
-    let mut got = Vec::new();
-    let Some(first) = reader.next().await else {
-        return got;
+/// What waiting for the next batch came to.
+enum Gathered {
+    /// One or more queued batches, taken together.
+    Batch(Vec<Delivery>),
+    /// The queue is closed and drained.
+    Closed,
+    /// `until` came first: nothing was taken.
+    Due,
+}
+
+/// Takes the next batch for an output: waits for one queued batch (or until `until`, when the output
+/// holds events due then), then gathers more until `batching.max_events` or until `batching.max_wait`
+/// has passed. Only the wait for the first one is given up at `until`, before anything is taken.
+async fn gather(
+    reader: &tokio::sync::Mutex<QueueReader>,
+    batching: Batching,
+    first_output: bool,
+    until: Option<tokio::time::Instant>,
+) -> Gathered {
+    let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+    let until = until.unwrap_or(far);
+    let mut reader = tokio::select! {
+        r = reader.lock() => r,
+        _ = tokio::time::sleep_until(until) => return Gathered::Due,
+    };
+    // Receiving from the queue is cancel-safe: a batch is either taken or left queued.
+    let first = tokio::select! {
+        biased;
+        d = reader.next() => d,
+        _ = tokio::time::sleep_until(until) => return Gathered::Due,
+    };
+    let Some(first) = first else {
+        return Gathered::Closed;
     };
     reader.taken(&first, first_output);
     let mut events = first.events.len();
-    got.push(first);
+    let mut got = vec![first];
     let deadline = tokio::time::Instant::now() + batching.max_wait;
     while events < batching.max_events {
         let next = if batching.max_wait.is_zero() {
@@ -83,7 +113,7 @@ async fn gather(reader: &mut QueueReader, batching: Batching, first_output: bool
             Ok(None) | Err(_) => break,
         }
     }
-    got
+    Gathered::Batch(got)
 }
 
 /// Drives an output until its queue is closed and drained. A worker that panics is reported to
@@ -108,6 +138,7 @@ pub async fn run_output(
         retries: metrics.counter(RETRIES),
         send_errors: metrics.errors("send_failed", Stage::Sending),
         send_duration: metrics.histogram(SEND_DURATION),
+        failure_log: Arc::new(LogThrottle::new(Duration::from_secs(10))),
     };
     let reader = Arc::new(tokio::sync::Mutex::new(reader));
     // One numbering for all workers of the output: a batch id is never seen twice by any of them.
@@ -133,6 +164,13 @@ pub async fn run_output(
     }
 }
 
+/// A batch the output holds (some of its events wait in the output's retry set): its
+/// acknowledgements wait here until the output reports it settled.
+struct HeldBatch {
+    deliveries: Vec<Delivery>,
+    len: usize,
+}
+
 async fn run_worker(
     name: String,
     mut output: Box<dyn Output>,
@@ -143,36 +181,84 @@ async fn run_worker(
     counters: Counters,
 ) {
     let batching = output.batching();
+    let mut held: HashMap<u64, HeldBatch> = HashMap::new();
+    let mut closed = false;
     loop {
-        let deliveries = {
-            let mut r = reader.lock().await;
-            gather(&mut r, batching, first_output).await
-        };
-        if deliveries.is_empty() {
+        for (id, outcome) in output.take_settled() {
+            if let Some(h) = held.remove(&id) {
+                settle(&counters, h.deliveries, h.len, outcome);
+            }
+        }
+        if closed && held.is_empty() {
             break;
         }
-        let mut batch = Batch::new(
-            batch_ids.fetch_add(1, Ordering::Relaxed),
-            deliveries.iter().map(|d| Arc::clone(&d.events)).collect(),
-        );
-        counters.health.batch_started();
-        let status =
-            send_until_settled(&name, output.as_mut(), &mut batch, &force, &counters).await;
-        counters.health.batch_finished(status.is_some());
-        match status {
-            Some((s, refused)) => {
-                // Refused (dead-lettered) events are not shipped: they are counted as discarded instead.
-                counters
-                    .events
-                    .add(batch.len().saturating_sub(refused) as u64);
-                counters.batches.inc();
-                for d in deliveries {
-                    d.ack.complete(s);
+        if force.is_stopped() {
+            if !held.is_empty() {
+                let events: usize = held.values().map(|h| h.len).sum();
+                tracing::warn!(output = %name, events, "shutdown timeout: events still waiting to be sent again are not delivered; they will be read again after restart");
+                for _ in held.drain() {
+                    counters.health.batch_finished(false);
                 }
             }
-            None => {
-                tracing::warn!(output = %name, events = batch.len(), "shutdown timeout: batch not delivered; it will be read again after restart");
-                drop(deliveries);
+            break;
+        }
+        let due = output.next_due().map(tokio::time::Instant::from_std);
+        let gathered = if !closed && output.has_room() {
+            gather(&reader, batching, first_output, due).await
+        } else if let Some(due) = due {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = force.stopped() => continue,
+            }
+            Gathered::Due
+        } else if closed {
+            // Held batches without anything due cannot happen; do not spin if they do.
+            tracing::warn!(output = %name, batches = held.len(), "held batches with nothing due to send; giving them up");
+            break;
+        } else {
+            // No room and nothing due: wait for the other workers to make room.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = force.stopped() => {}
+            }
+            continue;
+        };
+        match gathered {
+            Gathered::Closed => closed = true,
+            Gathered::Due => {
+                tokio::select! {
+                    biased;
+                    _ = force.stopped() => {}
+                    _ = output.send_due() => {}
+                }
+                report_failure(&name, output.as_mut(), &counters);
+            }
+            Gathered::Batch(deliveries) => {
+                let mut batch = Batch::new(
+                    batch_ids.fetch_add(1, Ordering::Relaxed),
+                    deliveries.iter().map(|d| Arc::clone(&d.events)).collect(),
+                );
+                counters.health.batch_started();
+                let status =
+                    send_until_settled(&name, output.as_mut(), &mut batch, &force, &counters).await;
+                report_failure(&name, output.as_mut(), &counters);
+                match status {
+                    Some(SendOutcome::Held) => {
+                        held.insert(
+                            batch.id(),
+                            HeldBatch {
+                                deliveries,
+                                len: batch.len(),
+                            },
+                        );
+                    }
+                    Some(outcome) => settle(&counters, deliveries, batch.len(), outcome),
+                    None => {
+                        counters.health.batch_finished(false);
+                        tracing::warn!(output = %name, events = batch.len(), "shutdown timeout: batch not delivered; it will be read again after restart");
+                        drop(deliveries);
+                    }
+                }
             }
         }
     }
@@ -181,9 +267,49 @@ async fn run_worker(
     }
 }
 
-/// Sends a batch until the output settles it (delivered or rejected), retrying errors with backoff.
-/// With it, how many of its events were refused for good.
-/// `None` when the force signal ends the retries first: the batch is abandoned, not acknowledged. A
+/// Completes the acknowledgements of a batch the output settled and counts it.
+fn settle(counters: &Counters, deliveries: Vec<Delivery>, len: usize, outcome: SendOutcome) {
+    let (status, refused) = match outcome {
+        SendOutcome::Rejected { refused } => {
+            counters.rejected_batches.inc();
+            (AckStatus::Rejected, refused)
+        }
+        SendOutcome::Delivered | SendOutcome::Held => (AckStatus::Delivered, 0),
+    };
+    counters.health.batch_finished(true);
+    // Refused (dead-lettered) events are not shipped: they are counted as discarded instead.
+    counters.events.add(len.saturating_sub(refused) as u64);
+    counters.batches.inc();
+    for d in deliveries {
+        d.ack.complete(status);
+    }
+}
+
+/// Reports the failure behind events the output holds for a retry (health, errors, the log at most
+/// once per 10 s per output worker).
+fn report_failure(name: &str, output: &mut dyn Output, counters: &Counters) {
+    let Some(e) = output.take_failure() else {
+        return;
+    };
+    counters.send_errors.inc();
+    match &e {
+        OutputError::Retryable(msg) => {
+            counters.health.failed(msg, false);
+            if let Some(held_back) = counters.failure_log.admit() {
+                tracing::warn!(output = %name, held_back, "sending failed for some events; they wait for their backoff while new batches keep going: {msg}");
+            }
+        }
+        OutputError::Fatal(msg) => {
+            counters.health.failed(msg, true);
+            if let Some(held_back) = counters.failure_log.admit() {
+                tracing::error!(output = %name, held_back, "sending failed and needs attention; the events are kept and sent again: {msg}");
+            }
+        }
+    }
+}
+
+/// Sends a batch until the output settles it (delivered or rejected) or holds it, retrying errors
+/// with backoff. `None` when the force signal ends the retries first: the batch is abandoned, not acknowledged. A
 /// send in flight then is cancelled where it waits (a request that gets no answer would otherwise
 /// hold the shutdown for its whole timeout).
 async fn send_until_settled(
@@ -192,7 +318,7 @@ async fn send_until_settled(
     batch: &mut Batch,
     force: &StopSignal,
     counters: &Counters,
-) -> Option<(AckStatus, usize)> {
+) -> Option<SendOutcome> {
     let backoff = output.backoff();
     loop {
         if force.is_stopped() {
@@ -206,11 +332,7 @@ async fn send_until_settled(
         };
         counters.send_duration.observe(started.elapsed());
         match sent {
-            Ok(SendOutcome::Delivered) => return Some((AckStatus::Delivered, 0)),
-            Ok(SendOutcome::Rejected { refused }) => {
-                counters.rejected_batches.inc();
-                return Some((AckStatus::Rejected, refused));
-            }
+            Ok(outcome) => return Some(outcome),
             Err(e) => {
                 let attempt = batch.attempt();
                 counters.retries.inc();

@@ -1,6 +1,7 @@
 //! A fault-injecting `_bulk` endpoint, for what no real server does on demand: 429s on some items, 503s on
-//! some requests, a connection cut before the response, slow answers, 413s for large requests, refused
-//! credentials, or not being Elasticsearch at all. It speaks just enough HTTP/1.1 (keep-alive,
+//! some requests, a connection cut before the response, slow answers, 413s for large requests, 429s to
+//! whole requests beyond a number in flight (an overloaded write queue), refused credentials, or not
+//! being Elasticsearch at all. It speaks just enough HTTP/1.1 (keep-alive,
 //! Content-Length, gzip request bodies) and remembers every stored document by `_id`, so tests can check
 //! that retries lose nothing and duplicate nothing. Also used by the output benchmark as a fast endpoint.
 
@@ -16,6 +17,8 @@ use std::time::Duration;
 pub struct Faults {
     /// An item whose id hashes into this share (0.0–1.0) gets 429 the first time it is seen.
     pub item_429_share: f64,
+    /// Every n-th document received (counted over all requests, resends included) gets 429.
+    pub item_429_every: Option<u64>,
     /// Every n-th `_bulk` request is answered 503 without storing anything.
     pub request_503_every: Option<u64>,
     /// Every n-th `_bulk` request is stored, then the connection is closed before any answer.
@@ -30,6 +33,11 @@ pub struct Faults {
     pub not_elasticsearch: bool,
     /// Do not keep documents (benchmarks): only count them and answer like Elasticsearch would.
     pub count_only: bool,
+    /// A `_bulk` request arriving while this many are being served already is answered 429 as a
+    /// whole (nothing stored), like a cluster whose write queue is full.
+    pub max_in_flight: Option<usize>,
+    /// Keep only how often each id was stored, not the documents (benchmarks that check exactly-once).
+    pub ids_only: bool,
     /// A request whose body contains this text is answered 503 (nothing stored) while
     /// [`FaultInjectingBulkEndpoint::release_stall`] was not called: one batch kept in retry.
     pub stall_marker: Option<String>,
@@ -56,9 +64,16 @@ pub struct FaultInjectingBulkEndpoint {
     pub cuts: Arc<AtomicU64>,
     pub requests_413: Arc<AtomicU64>,
     pub stored_count: Arc<AtomicU64>,
+    /// Whole requests answered 429 for being beyond `max_in_flight`.
+    pub requests_429: Arc<AtomicU64>,
+    /// Documents received (resends included, also those turned away).
+    pub items_received: Arc<AtomicU64>,
+    /// The most `_bulk` requests being served at once since the last [`FaultInjectingBulkEndpoint::reset_peak`].
+    pub peak_in_flight: Arc<AtomicU64>,
     status_override: Arc<AtomicU16>,
     stall_released: Arc<AtomicBool>,
     stalled: Arc<AtomicU64>,
+    faults_off: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 }
 
@@ -79,15 +94,30 @@ struct State {
     cuts: Arc<AtomicU64>,
     requests_413: Arc<AtomicU64>,
     stored_count: Arc<AtomicU64>,
+    requests_429: Arc<AtomicU64>,
+    in_flight: Arc<AtomicU64>,
+    peak_in_flight: Arc<AtomicU64>,
+    items_received: Arc<AtomicU64>,
     status_override: Arc<AtomicU16>,
     stall_released: Arc<AtomicBool>,
     stalled: Arc<AtomicU64>,
+    faults_off: Arc<AtomicBool>,
 }
 
 impl FaultInjectingBulkEndpoint {
     /// Requests with the stall marker are served normally from now on.
     pub fn release_stall(&self) {
         self.stall_released.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops (`false`) or resumes (`true`) injecting the item 429s, request 503s and overload 429s.
+    pub fn set_faults(&self, on: bool) {
+        self.faults_off.store(!on, Ordering::SeqCst);
+    }
+
+    /// Forgets the peak of requests in flight (to measure it from now on).
+    pub fn reset_peak(&self) {
+        self.peak_in_flight.store(0, Ordering::SeqCst);
     }
 
     /// How many requests were refused for the stall marker.
@@ -114,9 +144,14 @@ impl FaultInjectingBulkEndpoint {
             cuts: Arc::default(),
             requests_413: Arc::default(),
             stored_count: Arc::default(),
+            requests_429: Arc::default(),
+            in_flight: Arc::default(),
+            peak_in_flight: Arc::default(),
+            items_received: Arc::default(),
             status_override: Arc::new(AtomicU16::new(faults.status_for_all.unwrap_or(0))),
             stall_released: Arc::default(),
             stalled: Arc::default(),
+            faults_off: Arc::default(),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ep = FaultInjectingBulkEndpoint {
@@ -128,9 +163,13 @@ impl FaultInjectingBulkEndpoint {
             cuts: Arc::clone(&state.cuts),
             requests_413: Arc::clone(&state.requests_413),
             stored_count: Arc::clone(&state.stored_count),
+            requests_429: Arc::clone(&state.requests_429),
+            peak_in_flight: Arc::clone(&state.peak_in_flight),
+            items_received: Arc::clone(&state.items_received),
             status_override: Arc::clone(&state.status_override),
             stall_released: Arc::clone(&state.stall_released),
             stalled: Arc::clone(&state.stalled),
+            faults_off: Arc::clone(&state.faults_off),
             stop: Arc::clone(&stop),
         };
         std::thread::spawn(move || {
@@ -243,13 +282,35 @@ fn serve(conn: TcpStream, state: State) {
             continue;
         }
         let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let faults_on = !state.faults_off.load(Ordering::SeqCst);
+        let serving = InFlight::enter(&state);
+        if faults_on
+            && state
+                .faults
+                .max_in_flight
+                .is_some_and(|max| serving.at_once > max as u64)
+        {
+            drop(serving);
+            state.requests_429.fetch_add(1, Ordering::SeqCst);
+            if respond(
+                &mut writer,
+                429,
+                r#"{"error":{"type":"es_rejected_execution_exception","reason":"injected 429: too many requests in flight"},"status":429}"#,
+            )
+            .is_err()
+            {
+                return;
+            }
+            continue;
+        }
         if let Some(d) = state.faults.delay {
             std::thread::sleep(d);
         }
-        if state
-            .faults
-            .request_503_every
-            .is_some_and(|k| n.is_multiple_of(k))
+        if faults_on
+            && state
+                .faults
+                .request_503_every
+                .is_some_and(|k| n.is_multiple_of(k))
         {
             state.requests_503.fetch_add(1, Ordering::SeqCst);
             if respond(
@@ -313,21 +374,29 @@ fn serve(conn: TcpStream, state: State) {
                 let hash = id
                     .bytes()
                     .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
-                let refuse = state.faults.item_429_share > 0.0
-                    && (hash % 1000) as f64 / 1000.0 < state.faults.item_429_share
-                    && seen.refused_once.insert(id.clone());
+                let received = state.items_received.fetch_add(1, Ordering::Relaxed) + 1;
+                let refuse = faults_on
+                    && ((state.faults.item_429_share > 0.0
+                        && (hash % 1000) as f64 / 1000.0 < state.faults.item_429_share
+                        && seen.refused_once.insert(id.clone()))
+                        || state
+                            .faults
+                            .item_429_every
+                            .is_some_and(|k| received.is_multiple_of(k)));
                 if refuse {
                     errors = true;
                     state.items_429.fetch_add(1, Ordering::SeqCst);
                     results.push(format!(r#"{{"{op}":{{"status":429,"error":{{"type":"es_rejected_execution_exception","reason":"injected 429"}}}}}}"#));
                     continue;
                 }
-                let doc: serde_json::Value = pair
-                    .get(1)
-                    .and_then(|d| serde_json::from_slice(d).ok())
-                    .unwrap_or_default();
                 *seen.stores.entry(id.clone()).or_default() += 1;
-                seen.docs.insert(id, doc);
+                if !state.faults.ids_only {
+                    let doc: serde_json::Value = pair
+                        .get(1)
+                        .and_then(|d| serde_json::from_slice(d).ok())
+                        .unwrap_or_default();
+                    seen.docs.insert(id, doc);
+                }
                 state.stored_count.fetch_add(1, Ordering::Relaxed);
                 results.push(format!(r#"{{"{op}":{{"status":201}}}}"#));
             }
@@ -346,9 +415,31 @@ fn serve(conn: TcpStream, state: State) {
             r#"{{"took":1,"errors":{errors},"items":[{}]}}"#,
             results.join(",")
         );
+        drop(serving);
         if respond(&mut writer, 200, &body).is_err() {
             return;
         }
+    }
+}
+
+/// One `_bulk` request being served: counted in flight (and in the peak) until dropped.
+struct InFlight<'a> {
+    state: &'a State,
+    /// How many were in flight with this one.
+    at_once: u64,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a State) -> InFlight<'a> {
+        let at_once = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_in_flight.fetch_max(at_once, Ordering::SeqCst);
+        InFlight { state, at_once }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -17,18 +17,39 @@ pub struct Limits {
     pub max_bytes: usize,
 }
 
+/// One document of a request: which encoded batch it comes from (`slot`, an index into the
+/// sources of the request) and its position among that batch's items. Documents of several batches
+/// share a request when earlier ones ride along with a new batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ref {
+    /// Which source.
+    pub slot: usize,
+    /// Which item of it.
+    pub item: usize,
+}
+
 /// Cuts `remaining` (positions in `enc.items`, in order) into requests no larger than `limits`.
 pub fn chunks(enc: &Encoded, remaining: &[usize], limits: Limits) -> VecDeque<Vec<usize>> {
+    let refs: Vec<Ref> = remaining.iter().map(|&item| Ref { slot: 0, item }).collect();
+    plan(&[enc], &refs, limits)
+        .into_iter()
+        .map(|c| c.into_iter().map(|r| r.item).collect())
+        .collect()
+}
+
+/// Cuts `refs` (documents of `sources`, in order) into requests within `limits`: at most
+/// `max_items` documents and `max_bytes` bytes each (a single larger document still goes, alone).
+pub fn plan(sources: &[&Encoded], refs: &[Ref], limits: Limits) -> VecDeque<Vec<Ref>> {
     let mut out = VecDeque::new();
     let mut cur = Vec::new();
     let mut bytes = 0;
-    for &i in remaining {
-        let len = enc.items[i].range.len();
+    for &r in refs {
+        let len = sources[r.slot].items[r.item].range.len();
         if !cur.is_empty() && (cur.len() >= limits.max_items || bytes + len > limits.max_bytes) {
             out.push_back(std::mem::take(&mut cur));
             bytes = 0;
         }
-        cur.push(i);
+        cur.push(r);
         bytes += len;
     }
     if !cur.is_empty() {
@@ -44,12 +65,26 @@ pub fn request_body(
     compression: Compression,
     level: u32,
 ) -> (Vec<u8>, bool) {
-    let raw: usize = items.iter().map(|&i| enc.items[i].range.len()).sum();
+    let refs: Vec<Ref> = items.iter().map(|&item| Ref { slot: 0, item }).collect();
+    request_body_of(&[enc], &refs, compression, level)
+}
+
+/// The body of a request for `refs` (documents of `sources`), and whether it is gzip-compressed.
+pub fn request_body_of(
+    sources: &[&Encoded],
+    refs: &[Ref],
+    compression: Compression,
+    level: u32,
+) -> (Vec<u8>, bool) {
+    let raw: usize = refs
+        .iter()
+        .map(|r| sources[r.slot].items[r.item].range.len())
+        .sum();
     match compression {
         Compression::None => {
             let mut out = Vec::with_capacity(raw);
-            for range in contiguous(enc, items) {
-                out.extend_from_slice(&enc.buf[range]);
+            for (slot, range) in contiguous(sources, refs) {
+                out.extend_from_slice(&sources[slot].buf[range]);
             }
             (out, false)
         }
@@ -58,24 +93,32 @@ pub fn request_body(
                 Vec::with_capacity(raw / 4),
                 flate2::Compression::new(level),
             );
-            for range in contiguous(enc, items) {
+            for (slot, range) in contiguous(sources, refs) {
                 // Writing to a Vec cannot fail.
-                let _ = gz.write_all(&enc.buf[range]);
+                let _ = gz.write_all(&sources[slot].buf[range]);
             }
             (gz.finish().unwrap_or_default(), true)
         }
     }
 }
 
-/// The byte ranges of `items` in the encoded buffer, neighbours joined (a first send is one range).
-fn contiguous<'a>(enc: &'a Encoded, items: &'a [usize]) -> impl Iterator<Item = Range<usize>> + 'a {
-    let mut pending: Option<Range<usize>> = None;
-    let mut it = items.iter().map(|&i| enc.items[i].range.clone());
+/// The byte ranges of `refs` in their sources' buffers, neighbours of the same source joined (a
+/// first send is one range).
+fn contiguous<'a>(
+    sources: &'a [&'a Encoded],
+    refs: &'a [Ref],
+) -> impl Iterator<Item = (usize, Range<usize>)> + 'a {
+    let mut pending: Option<(usize, Range<usize>)> = None;
+    let mut it = refs
+        .iter()
+        .map(|r| (r.slot, sources[r.slot].items[r.item].range.clone()));
     std::iter::from_fn(move || {
         loop {
             match (it.next(), pending.take()) {
                 (Some(r), None) => pending = Some(r),
-                (Some(r), Some(p)) if p.end == r.start => pending = Some(p.start..r.end),
+                (Some((s, r)), Some((ps, p))) if ps == s && p.end == r.start => {
+                    pending = Some((s, p.start..r.end))
+                }
                 (Some(r), Some(p)) => {
                     pending = Some(r);
                     return Some(p);
@@ -158,5 +201,35 @@ mod tests {
             .read_to_end(&mut unpacked)
             .unwrap();
         assert_eq!(unpacked, want);
+    }
+
+    #[test]
+    fn documents_of_several_batches_share_a_request_in_order() {
+        let a = encoded(3);
+        let b = encoded(4);
+        let refs = [
+            Ref { slot: 1, item: 2 },
+            Ref { slot: 0, item: 0 },
+            Ref { slot: 0, item: 1 },
+            Ref { slot: 1, item: 3 },
+        ];
+        let want: Vec<u8> = refs
+            .iter()
+            .flat_map(|r| {
+                let e = [&a, &b][r.slot];
+                e.buf[e.items[r.item].range.clone()].to_vec()
+            })
+            .collect();
+        let (plain, _) = request_body_of(&[&a, &b], &refs, Compression::None, 1);
+        assert_eq!(plain, want);
+        let planned = plan(
+            &[&a, &b],
+            &refs,
+            Limits {
+                max_items: 3,
+                max_bytes: usize::MAX,
+            },
+        );
+        assert_eq!(planned.iter().map(Vec::len).collect::<Vec<_>>(), [3, 1]);
     }
 }

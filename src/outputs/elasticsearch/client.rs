@@ -131,9 +131,18 @@ pub struct Answer {
 }
 
 struct HostHealth {
+    /// Set aside until then (probed again after it).
     down_until: Option<Instant>,
+    /// Failures in a row.
     failures: u32,
+    /// What the last failure was, for messages while the host is set aside.
+    last_error: String,
 }
+
+/// Failures in a row after which a host is set aside even when no other host could take its share.
+/// Fewer than that on the only host that answers: requests keep going to it (each with its own retry
+/// backoff), since pausing it would stop all sending.
+pub const SET_ASIDE_AFTER: u32 = 3;
 
 /// A cluster: its hosts, their health, the HTTP client.
 pub struct Cluster {
@@ -141,6 +150,8 @@ pub struct Cluster {
     hosts: Vec<String>,
     health: Mutex<Vec<HostHealth>>,
     next: AtomicUsize,
+    /// How long a host set aside waits before it is probed (grows with its failures in a row).
+    backoff: crate::outputs::runner::Backoff,
     /// Which credential is used, for messages (`user "elastic"`, `API key id "abc"`).
     credential: String,
 }
@@ -242,6 +253,7 @@ impl Cluster {
             .map(|_| HostHealth {
                 down_until: None,
                 failures: 0,
+                last_error: String::new(),
             })
             .collect();
         Ok(Cluster {
@@ -249,6 +261,10 @@ impl Cluster {
             hosts,
             health: Mutex::new(health),
             next: AtomicUsize::new(fastrand::usize(..usize::MAX / 2)),
+            backoff: crate::outputs::runner::Backoff {
+                init: cfg.backoff.init.get(),
+                max: cfg.backoff.max.get(),
+            },
             credential,
         })
     }
@@ -269,10 +285,10 @@ impl Cluster {
         &self.hosts
     }
 
-    /// The next host to use: round-robin over the hosts that are up (or whose pause has ended: a probe).
-    /// When every host is paused, the one whose pause ends first: the output's own backoff paces the
-    /// retries then, and a single-host cluster is never left waiting longer than that.
-    fn pick(&self) -> usize {
+    /// The next host to use: round-robin over the hosts that are not set aside (or whose pause has
+    /// ended: a probe). When every host is set aside and none is due for its probe, the error says
+    /// when the first one is.
+    fn pick(&self) -> Result<usize, Instant> {
         let now = Instant::now();
         let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
         let n = self.hosts.len();
@@ -280,14 +296,26 @@ impl Cluster {
         for k in 0..n {
             let i = (start + k) % n;
             if health[i].down_until.is_none_or(|t| t <= now) {
-                return i;
+                return Ok(i);
             }
         }
-        (0..n).min_by_key(|&i| health[i].down_until).unwrap_or(0)
+        Err(health
+            .iter()
+            .filter_map(|h| h.down_until)
+            .min()
+            .unwrap_or(now))
     }
 
-    fn mark(&self, i: usize, ok: bool) {
+    /// Records a host's answer (`ok`) or failure (`error`). A failing host is set aside when another
+    /// host can take its share, or after [`SET_ASIDE_AFTER`] failures in a row; its pause grows with
+    /// its failures like the output's backoff (half to all of `init·2^(failures-1)`, at most `max`).
+    fn mark(&self, i: usize, ok: bool, error: &str) {
+        let now = Instant::now();
         let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let others_up = health
+            .iter()
+            .enumerate()
+            .any(|(j, h)| j != i && h.down_until.is_none_or(|t| t <= now));
         let h = &mut health[i];
         if ok {
             if h.down_until.is_some() {
@@ -295,14 +323,27 @@ impl Cluster {
             }
             h.down_until = None;
             h.failures = 0;
-        } else {
-            h.failures += 1;
-            let pause = Duration::from_secs(1 << h.failures.min(6)).min(Duration::from_secs(60));
-            if h.down_until.is_none() {
-                tracing::warn!(host = %self.hosts[i], pause = ?pause, "host marked down; the other hosts take its share");
-            }
-            h.down_until = Some(Instant::now() + pause);
+            return;
         }
+        h.failures = h.failures.saturating_add(1);
+        h.last_error = error.to_string();
+        if !others_up && h.failures < SET_ASIDE_AFTER {
+            return;
+        }
+        let cap = self
+            .backoff
+            .init
+            .saturating_mul(1u32 << (h.failures - 1).min(20))
+            .min(self.backoff.max);
+        let pause = cap.mul_f64(0.5 + 0.5 * fastrand::f64());
+        if h.down_until.is_none() {
+            if others_up {
+                tracing::warn!(host = %self.hosts[i], pause = ?pause, "host set aside; the other hosts take its share: {error}");
+            } else {
+                tracing::warn!(host = %self.hosts[i], pause = ?pause, failures = h.failures, "host set aside after failing {} times in a row, probed again after its pause: {error}", h.failures);
+            }
+        }
+        h.down_until = Some(now + pause);
     }
 
     /// Sends one request to the next healthy host and reads at most `max_answer` bytes of the answer
@@ -333,7 +374,24 @@ impl Cluster {
         body: Option<(Vec<u8>, &'static str, bool)>,
         max_answer: AnswerLimit,
     ) -> Result<Answer, TransportError> {
-        let i = self.pick();
+        let i = match self.pick() {
+            Ok(i) => i,
+            Err(probe) => {
+                let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+                let last = health
+                    .iter()
+                    .map(|h| h.last_error.as_str())
+                    .find(|e| !e.is_empty())
+                    .unwrap_or("");
+                return Err(TransportError {
+                    host: self.hosts.join(", "),
+                    message: format!(
+                        "every host is set aside after failing {SET_ASIDE_AFTER} or more times in a row ({last}); the next probe is in {:?}",
+                        probe.saturating_duration_since(Instant::now())
+                    ),
+                });
+            }
+        };
         let host = &self.hosts[i];
         let mut req = self.client.request(method, format!("{host}{path}"));
         if let Some((bytes, content_type, gzip)) = body {
@@ -344,7 +402,7 @@ impl Cluster {
             req = req.body(bytes);
         }
         let failure = |message: String| {
-            self.mark(i, false);
+            self.mark(i, false, &message);
             TransportError {
                 host: host.clone(),
                 message,
@@ -365,7 +423,12 @@ impl Cluster {
 
     /// Records what an answer says about the host that gave it: set aside for a while, or up.
     pub fn host_answered(&self, answer: &Answer, set_aside: bool) {
-        self.mark(answer.host_index, !set_aside);
+        let error = if set_aside {
+            format!("HTTP {}", answer.status)
+        } else {
+            String::new()
+        };
+        self.mark(answer.host_index, !set_aside, &error);
     }
 
     /// Asks a host what it is.
@@ -670,15 +733,42 @@ mod tests {
         )
         .unwrap();
         let c = Cluster::new(&cfg).unwrap();
-        c.mark(1, false);
+        c.mark(1, false, "refused");
         for _ in 0..30 {
-            assert_ne!(c.pick(), 1);
+            assert_ne!(c.pick(), Ok(1));
         }
-        c.mark(0, false);
-        c.mark(2, false);
-        // Every host is paused: the one paused first is probed.
-        assert_eq!(c.pick(), 1, "host 1's pause ends first");
-        c.mark(2, true);
-        assert_eq!(c.pick(), 2);
+        c.mark(0, false, "refused");
+        // The last host that answers is not paused for one failure: sending goes on.
+        c.mark(2, false, "HTTP 503");
+        for _ in 0..10 {
+            assert_eq!(c.pick(), Ok(2));
+        }
+        for _ in 1..SET_ASIDE_AFTER {
+            c.mark(2, false, "HTTP 503");
+        }
+        // Every host is set aside now: none is picked before its probe.
+        assert!(c.pick().is_err());
+        c.health.lock().unwrap()[1].down_until = Some(Instant::now());
+        assert_eq!(c.pick(), Ok(1), "host 1's pause ended: it is probed");
+        c.mark(2, true, "");
+        assert_eq!(c.health.lock().unwrap()[2].failures, 0);
+    }
+
+    #[test]
+    fn the_only_host_keeps_taking_requests_until_it_fails_several_times_in_a_row() {
+        let cfg: ElasticsearchConfig =
+            serde_json::from_str(r#"{"hosts":["http://127.0.0.1:1"]}"#).unwrap();
+        let c = Cluster::new(&cfg).unwrap();
+        for _ in 1..SET_ASIDE_AFTER {
+            c.mark(0, false, "HTTP 503");
+            assert_eq!(c.pick(), Ok(0));
+        }
+        c.mark(0, true, "");
+        c.mark(0, false, "HTTP 503");
+        assert_eq!(c.pick(), Ok(0), "an answer in between resets the count");
+        for _ in 1..SET_ASIDE_AFTER {
+            c.mark(0, false, "cannot connect");
+        }
+        assert!(c.pick().is_err(), "set aside after failures in a row");
     }
 }

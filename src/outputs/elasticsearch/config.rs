@@ -36,9 +36,21 @@ pub struct ElasticsearchConfig {
     /// How long to wait for more events to fill a request before sending what there is.
     #[serde(default = "default_flush_interval")]
     pub flush_interval: HumanDuration,
-    /// How many requests may be in flight at once.
+    /// The most requests in flight at once (the ceiling of the adaptive concurrency).
     #[serde(default = "default_workers")]
     pub workers: usize,
+    /// Choose the number of requests in flight (1 … `workers`) from the cluster's answers and
+    /// round-trip times (default); `false` keeps `workers` requests in flight.
+    #[serde(default = "default_true")]
+    pub adaptive_concurrency: bool,
+    /// The most documents waiting in the retry set (turned away, waiting for their backoff) before the
+    /// output stops taking new batches.
+    #[serde(default = "default_retry_max_documents")]
+    pub retry_max_documents: usize,
+    /// The most bytes (encoded, before compression) the retry set holds before the output stops taking
+    /// new batches.
+    #[serde(default = "default_retry_max_bytes")]
+    pub retry_max_bytes: ByteSize,
     /// `gzip` (default) or `none`.
     #[serde(default)]
     pub compression: Compression,
@@ -216,6 +228,12 @@ fn default_flush_interval() -> HumanDuration {
 fn default_workers() -> usize {
     2
 }
+fn default_retry_max_documents() -> usize {
+    20_000
+}
+fn default_retry_max_bytes() -> ByteSize {
+    ByteSize(32 * 1024 * 1024)
+}
 fn default_compression_level() -> u32 {
     1
 }
@@ -327,6 +345,15 @@ impl ElasticsearchConfig {
         }
         if self.bulk_max_bytes.get() < 1024 {
             err("bulk_max_bytes", "must be at least 1KiB".into());
+        }
+        if self.retry_max_documents == 0 {
+            err(
+                "retry_max_documents",
+                "must be at least 1 (it bounds the documents waiting to be sent again)".into(),
+            );
+        }
+        if self.retry_max_bytes.get() < 1024 {
+            err("retry_max_bytes", "must be at least 1KiB".into());
         }
         if self.workers == 0 || self.workers > 64 {
             err(
