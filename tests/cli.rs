@@ -232,51 +232,124 @@ fn check_reports_broken_processors_at_their_position() {
     }
 }
 
-/// SIGHUP (a closed terminal, a habitual `kill -HUP`) neither kills the agent nor stops it: it logs that it
-/// ignored the signal, keeps shipping, and a later SIGTERM still drains and exits 0.
+/// Sends SIGHUP to the agent.
 #[cfg(unix)]
-#[test]
-fn sighup_is_ignored_with_a_log_line_and_the_agent_keeps_shipping() {
-    use common::{Agent, Sandbox, append_lines, file_input, wait_for_lines};
-    let sb = Sandbox::new();
-    let log = sb.path("logs/app.log");
-    append_lines(&log, (0..10).map(|i| format!("before {i}")));
-    let cfg = sb.config(&file_input("app", &sb.path("logs/*.log"), ""));
-    let agent = Agent::start(&cfg);
-    wait_for_lines(&sb.out(), 10, &agent);
+fn hangup(agent: &common::Agent) {
     let pid = agent.child.id().to_string();
     let sent = std::process::Command::new("kill")
         .args(["-HUP", &pid])
         .status()
         .expect("run kill");
     assert!(sent.success(), "kill -HUP {pid} failed");
-    let mut agent = agent;
-    let mut exited = None;
-    let logged = common::wait_until(common::WAIT, || {
-        exited = agent.child.try_wait().ok().flatten();
-        exited.is_some() || agent.this_run_log().contains("SIGHUP received and ignored")
-    });
+}
+
+/// SIGHUP reloads the configuration file while lines keep coming: the old pipeline drains and saves its
+/// checkpoints, the new one reads on from them, so every line arrives exactly once; lines read after the
+/// reload carry what the new configuration adds; a later SIGTERM still drains and exits 0.
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_the_configuration_and_no_line_is_lost_or_repeated() {
+    use common::{Agent, Sandbox, append_lines, file_input, wait_for_lines, wait_for_log};
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    let input = |generation: &str| {
+        file_input(
+            "app",
+            &sb.path("logs/*.log"),
+            &format!("    fields: {{generation: {generation}}}\n"),
+        )
+    };
+    append_lines(&log, (0..500).map(|i| format!("one {i}")));
+    let cfg = sb.config(&input("one"));
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 500, &agent);
+    // A writer keeps appending while the reload happens.
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for chunk in 0..40 {
+                append_lines(&log, (0..50).map(|i| format!("during {}", chunk * 50 + i)));
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+        })
+    };
+    sb.config(&input("two"));
+    hangup(&agent);
+    wait_for_log(&agent, "configuration reloaded");
+    writer.join().unwrap();
+    append_lines(&log, (0..500).map(|i| format!("two {i}")));
+    wait_for_lines(&sb.out(), 3_000, &agent);
+    let log_text = agent.this_run_log();
+    assert_eq!(agent.stop(), 0, "log:\n{log_text}");
+    let events = common::read_events(&sb.out());
+    let got: Vec<String> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect();
+    let expected: Vec<String> = (0..500)
+        .map(|i| format!("one {i}"))
+        .chain((0..2_000).map(|i| format!("during {i}")))
+        .chain((0..500).map(|i| format!("two {i}")))
+        .collect();
+    common::assert_exactly_once(&got, &expected);
+    for e in &events {
+        let m = e["message"].as_str().unwrap_or("");
+        if m.starts_with("one ") {
+            assert_eq!(e["fields"]["generation"], "one", "{e}");
+        }
+        if m.starts_with("two ") {
+            assert_eq!(e["fields"]["generation"], "two", "{e}");
+        }
+    }
     assert!(
-        logged,
-        "no log line about SIGHUP within {:?}; log:\n{}",
-        common::WAIT,
-        agent.this_run_log()
+        log_text.contains("reloading: the new configuration is valid"),
+        "{log_text}"
     );
+}
+
+/// A SIGHUP with a configuration that has mistakes is refused with `check`'s messages, and the running
+/// configuration keeps shipping; so is one that moves `data_dir`.
+#[cfg(unix)]
+#[test]
+fn sighup_with_a_broken_configuration_keeps_the_running_one() {
+    use common::{Agent, Sandbox, append_lines, file_input, wait_for_lines, wait_for_log_lines};
+    let sb = Sandbox::new();
+    let log = sb.path("logs/app.log");
+    append_lines(&log, (0..10).map(|i| format!("before {i}")));
+    let cfg = sb.config(&file_input("app", &sb.path("logs/*.log"), ""));
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let agent = Agent::start(&cfg);
+    wait_for_lines(&sb.out(), 10, &agent);
+    std::fs::write(&cfg, good.replace("shutdown_timeout:", "shutdown_timout:")).unwrap();
+    hangup(&agent);
+    wait_for_log_lines(
+        &agent,
+        &["reload refused: the configuration has mistakes"],
+        1,
+    );
+    // `check`'s message names the key and suggests the right one.
+    let refused = agent.this_run_log();
     assert!(
-        exited.is_none(),
-        "the agent ended on SIGHUP ({exited:?}); log:\n{}",
-        agent.this_run_log()
+        refused.contains("shutdown_timout") && refused.contains("shutdown_timeout"),
+        "{refused}"
     );
+    let moved = good.replace(
+        &sb.path("data").display().to_string(),
+        &sb.path("data2").display().to_string(),
+    );
+    std::fs::write(&cfg, moved).unwrap();
+    hangup(&agent);
+    wait_for_log_lines(&agent, &["reload refused: data_dir changed"], 1);
     append_lines(&log, (0..10).map(|i| format!("after {i}")));
     wait_for_lines(&sb.out(), 20, &agent);
     let log_text = agent.this_run_log();
+    assert!(!log_text.contains("configuration reloaded"), "{log_text}");
     assert_eq!(agent.stop(), 0, "log:\n{log_text}");
-    let got = common::messages(&sb.out());
     let expected: Vec<String> = (0..10)
         .map(|i| format!("before {i}"))
         .chain((0..10).map(|i| format!("after {i}")))
         .collect();
-    common::assert_exactly_once(&got, &expected);
+    common::assert_exactly_once(&common::messages(&sb.out()), &expected);
 }
 
 /// A `data_dir` that is a file fails `check` (exit 2, naming it), and `run` then fails naming it too, in

@@ -28,7 +28,7 @@ pub fn load(config: Option<&Path>, data_dir: Option<&PathBuf>) -> Result<Config,
     Ok(cfg)
 }
 
-/// Runs until stopped by a signal; returns the exit code.
+/// Runs until stopped by a signal; returns the exit code. SIGHUP reloads the configuration file.
 pub fn run(args: super::RunArgs) -> i32 {
     let config = match load(args.config.as_deref(), args.data_dir.as_ref()) {
         Ok(c) => c,
@@ -38,27 +38,95 @@ pub fn run(args: super::RunArgs) -> i32 {
         }
     };
     let control = Control::default();
-    super::signals::install(control.stop.clone());
-    run_with(&config, control)
+    let target = super::signals::Target::new(
+        control.stop.clone(),
+        args.config
+            .clone()
+            .map(|path| (path, args.data_dir.clone(), config.data_dir.clone())),
+    );
+    super::signals::install(target.clone());
+    let _log_guard = crate::observe::logging::init(&config.logging, Some(&config.data_dir));
+    let _data_dir_lock = match start(&config) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let mut config = config;
+    let mut control = control;
+    // The configuration that ran before a reload, kept until the reloaded one has started.
+    let mut previous: Option<Config> = None;
+    loop {
+        let outcome = run_pipeline_once(&config, control);
+        if let (Outcome::NotBuilt(_), Some(old)) = (&outcome, previous.take()) {
+            // A configuration that passed `check` can still fail to build (a folder that cannot be
+            // created): then the previous one runs again.
+            tracing::error!(
+                "the reloaded configuration cannot start (see above); running the previous one again"
+            );
+            config = old;
+            control = Control::default();
+            target.serve(control.stop.clone());
+            continue;
+        }
+        crate::service::notify::set_reloading(false);
+        let Some(next) = target.take_reload() else {
+            return outcome.code();
+        };
+        if outcome.code() != exit::OK {
+            tracing::warn!(
+                "the pipeline ended with a failure during the reload; starting the new configuration anyway"
+            );
+        }
+        // The old pipeline has drained and saved its checkpoints; the new one reads on from them.
+        previous = Some(std::mem::replace(&mut config, next));
+        control = Control::default();
+        target.serve(control.stop.clone());
+        tracing::info!(config = %config.source, "configuration reloaded; starting it");
+    }
 }
 
-/// Runs a loaded configuration until `control.stop`; shared by the console and the Windows service.
+/// How one pipeline run ended.
+enum Outcome {
+    /// It could not be built.
+    NotBuilt(i32),
+    /// It ran and stopped with this exit code.
+    Ran(i32),
+}
+
+impl Outcome {
+    fn code(&self) -> i32 {
+        match self {
+            Outcome::NotBuilt(c) | Outcome::Ran(c) => *c,
+        }
+    }
+}
+
+/// Logs the start and takes the data folder's lock, before anything reads the registry or the queue: one
+/// agent per data folder, whatever the queue type.
+fn start(config: &Config) -> Result<crate::util::data_dir::DataDirLock, i32> {
+    tracing::info!(config = %config.source, data_dir = %config.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "logward starting");
+    crate::util::data_dir::lock(&config.data_dir).map_err(|e| {
+        tracing::error!("cannot start: {e:#}");
+        exit::FAILURE
+    })
+}
+
+/// Runs a loaded configuration until `control.stop`; used by the Windows service.
 pub fn run_with(config: &Config, control: Control) -> i32 {
     let _log_guard = crate::observe::logging::init(&config.logging, Some(&config.data_dir));
-    tracing::info!(config = %config.source, data_dir = %config.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "logward starting");
-    // Before anything reads the registry or the queue: one agent per data folder, whatever the queue type.
-    let _data_dir_lock = match crate::util::data_dir::lock(&config.data_dir) {
+    let _data_dir_lock = match start(config) {
         Ok(l) => l,
-        Err(e) => {
-            tracing::error!("cannot start: {e:#}");
-            return exit::FAILURE;
-        }
+        Err(code) => return code,
     };
+    run_pipeline_once(config, control).code()
+}
+
+/// Builds and runs one pipeline until `control.stop`.
+fn run_pipeline_once(config: &Config, control: Control) -> Outcome {
     let built = match build_with(config, &control) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!("cannot start: {e:#}");
-            return exit::BAD_CONFIG;
+            return Outcome::NotBuilt(exit::BAD_CONFIG);
         }
     };
     let progress = (!config.progress_interval.get().is_zero()).then(|| {
@@ -74,11 +142,11 @@ pub fn run_with(config: &Config, control: Control) -> i32 {
     match result {
         Ok(()) => {
             tracing::info!("logward stopped");
-            exit::OK
+            Outcome::Ran(exit::OK)
         }
         Err(e) => {
             tracing::error!("logward failed: {e:#}");
-            exit::FAILURE
+            Outcome::Ran(exit::FAILURE)
         }
     }
 }

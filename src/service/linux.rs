@@ -174,6 +174,7 @@ fn unit_text(u: &Unit<'_>) -> String {
     t.push_str(&format!(
         "[Unit]\nDescription=logward log collector\nAfter=network-online.target\nWants=network-online.target\n\n\
 [Service]\nType=notify\nNotifyAccess=main\nExecStart={exe} run -c {config} --data-dir {data_dir}\n\
+# SIGHUP reloads the configuration once it passes `logward check`.\nExecReload=/bin/kill -HUP $MAINPID\n\
 User={user}\nGroup={user}\nRestart=always\nRestartSec=5\n\
 # logward sends WATCHDOG=1 only while none of its pipeline threads is wedged.\nWatchdogSec={watchdog_sec}\n\
 # SIGTERM drains in-flight events and saves the checkpoints (shutdown_timeout, plus a margin).\nTimeoutStopSec={stop_timeout_sec}\n"

@@ -12,6 +12,7 @@
 //! same half, so a wedge is noticed within about 1.5 × `WatchdogSec`.
 
 use crate::pipeline::shutdown::StopSignal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Where notifications go; `None` of it when logward was not started by systemd with a notify socket.
@@ -207,7 +208,20 @@ fn notify_loop(
             }
         }
     }
-    notifier.send("STOPPING=1\nSTATUS=stopping: draining in-flight events");
+    if RELOADING.load(Ordering::Relaxed) {
+        // The next pipeline sends READY=1 when it is up.
+        notifier.send("RELOADING=1\nSTATUS=reloading: draining in-flight events, then starting the new configuration");
+    } else {
+        notifier.send("STOPPING=1\nSTATUS=stopping: draining in-flight events");
+    }
+}
+
+/// Whether the stop that is beginning is a reload (`RELOADING=1` instead of `STOPPING=1`).
+static RELOADING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the stop that follows as a reload (`true`), or a reload as done (`false`).
+pub fn set_reloading(reloading: bool) {
+    RELOADING.store(reloading, Ordering::Relaxed);
 }
 
 #[cfg(all(test, unix))]
