@@ -109,7 +109,6 @@ fn help_and_package_description_advertise_nothing_that_does_not_exist() {
     for (what, text) in &texts {
         let lower = text.to_lowercase();
         for absent in [
-            "alert",
             "kafka",
             "syslog",
             "reload",

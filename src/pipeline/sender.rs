@@ -17,6 +17,8 @@ pub struct EventSender {
     queue: QueueWriter,
     received: Counter,
     sent: Counter,
+    /// The alert rules every processed event passes, when `alerts:` has any.
+    alerts: Option<Arc<crate::alerts::AlertStage>>,
 }
 
 impl EventSender {
@@ -34,6 +36,21 @@ impl EventSender {
             queue,
             received: input.received_events(),
             sent: input.sent_events(),
+            alerts: None,
+        }
+    }
+
+    /// The same sender, with every processed event passing the alert rules too.
+    pub fn with_alerts(mut self, alerts: Option<Arc<crate::alerts::AlertStage>>) -> EventSender {
+        self.alerts = alerts;
+        self
+    }
+
+    /// The alerts a processed batch fired, as events for every output.
+    fn alerts_for(&self, events: &[Event]) -> Vec<Event> {
+        match &self.alerts {
+            Some(a) => a.process(events),
+            None => Vec::new(),
         }
     }
 
@@ -59,6 +76,13 @@ impl EventSender {
         room: Option<super::queue::Reservation>,
     ) -> Result<Option<super::queue::KeptBatch>, Closed> {
         self.process(&mut events);
+        let alerts = self.alerts_for(&events);
+        if !alerts.is_empty() {
+            // Alerts are not part of the input's batch: their notifications are in the outbox already.
+            crate::observe::watchdog::waiting(|| {
+                self.queue.push_blocking(alerts, AckRef::detached())
+            })?;
+        }
         if events.is_empty() {
             ack.complete(AckStatus::Delivered);
             return Ok(None);
@@ -80,6 +104,10 @@ impl EventSender {
     /// Processes and queues a batch, waiting while the queue is full. For async inputs.
     pub async fn send(&self, mut events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
         self.process(&mut events);
+        let alerts = self.alerts_for(&events);
+        if !alerts.is_empty() {
+            self.queue.push(alerts, AckRef::detached()).await?;
+        }
         if events.is_empty() {
             ack.complete(AckStatus::Delivered);
             return Ok(());

@@ -28,6 +28,10 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "tmux, which runs `logward top` in a terminal (apt-get install tmux)",
     ),
     (
+        "aiosmtpd",
+        "the aiosmtpd SMTP server that receives the alert mails (pip install aiosmtpd)",
+    ),
+    (
         "wine",
         "Wine and mingw for scripts/wine-service-test.sh (checked by that script)",
     ),
