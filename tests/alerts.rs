@@ -447,3 +447,55 @@ fn alert_test_reports_a_refused_dingtalk_signature_and_check_reports_mistakes_wi
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
 }
+
+#[test]
+fn the_window_state_survives_a_restart() {
+    let sb = Sandbox::new();
+    let hooks = FakeWebhookReceivers::start(SECRET);
+    let top = format!(
+        r#"shutdown_timeout: 20s
+alerts:
+  rules:
+    - name: service-errors
+      type: frequency
+      when: {{equals: {{log.level: ERROR}}}}
+      count: 10
+      within: 10m
+      group_by: [service.name]
+      notify: [hook]
+  notifiers:
+    hook:
+      webhook: {{url: "{}/hook"}}
+"#,
+        hooks.base
+    );
+    let inputs = file_input(
+        "app",
+        &sb.path("logs/*.log"),
+        "    processors:\n      - json: {}\n",
+    );
+    let config = sb.write_config(&top, &inputs, &sb.file_output());
+    let log = sb.path("logs/app.log");
+    append_lines(&log, error_lines("checkout", 0, 6));
+    let agent = Agent::start(&config);
+    wait_for(&agent, "six events in the output", || {
+        read_events(&sb.out()).len() >= 6
+    });
+    assert_eq!(agent.stop(), 0);
+    assert!(
+        sb.path("data/alerts/state.json").is_file(),
+        "the window state is saved at the stop"
+    );
+    assert!(hooks.requests_to("/hook").is_empty());
+    // Five more after the restart: eleven within the window.
+    append_lines(&log, error_lines("checkout", 6, 5));
+    let agent = Agent::start(&config);
+    wait_for_log(&agent, "alert window state restored");
+    wait_for(&agent, "the alert", || {
+        !hooks.requests_to("/hook").is_empty()
+    });
+    let alert = hooks.requests_to("/hook")[0].json();
+    assert_eq!(alert["count"], 11, "{alert}");
+    assert_eq!(alert["group"], "service.name=checkout");
+    assert_eq!(agent.stop(), 0);
+}

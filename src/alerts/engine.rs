@@ -140,12 +140,13 @@ pub fn now_ms() -> u64 {
 }
 
 /// One group's window.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Group {
     /// Arrival times of the counted events, oldest first.
     times: VecDeque<u64>,
     /// Ids of the events seen within the window, for dedupe, oldest first, and as a set.
     seen: VecDeque<(u64, u64)>,
+    #[serde(skip)]
     seen_set: HashSet<u64>,
     /// Recent matching events (their fields), newest last.
     samples: VecDeque<Value>,
@@ -281,6 +282,64 @@ impl Engine {
         );
         metrics::describe("alert_rule_fired_total", "Alerts a rule fired.");
         Ok(Engine { rules: out })
+    }
+
+    /// The window state of every rule, for [`Engine::restore`] after a restart.
+    pub fn snapshot(&self) -> Value {
+        let mut rules = serde_json::Map::new();
+        for rule in &self.rules {
+            let state = rule.state.lock().unwrap_or_else(|p| p.into_inner());
+            rules.insert(
+                rule.cfg.name.clone(),
+                json!({
+                    "type": rule.cfg.kind.name(),
+                    "window_ms": rule.window_ms,
+                    "group_by": rule.cfg.group_by,
+                    "groups": serde_json::to_value(&state.groups).unwrap_or_default(),
+                }),
+            );
+        }
+        json!({ "version": 1, "rules": rules })
+    }
+
+    /// Takes back the window state a [`Engine::snapshot`] saved, for the rules whose name, type, window
+    /// and grouping are unchanged; what has left the window since is dropped. Returns how many groups
+    /// were restored.
+    pub fn restore(&self, snapshot: &Value, now: u64) -> usize {
+        let mut restored = 0;
+        let Some(saved) = snapshot.get("rules").and_then(Value::as_object) else {
+            return 0;
+        };
+        for rule in &self.rules {
+            let Some(s) = saved.get(&rule.cfg.name) else {
+                continue;
+            };
+            if s["type"] != rule.cfg.kind.name()
+                || s["window_ms"].as_u64() != Some(rule.window_ms)
+                || s["group_by"] != json!(rule.cfg.group_by)
+            {
+                tracing::info!(rule = %rule.cfg.name, "the rule changed since its window state was saved; it starts empty");
+                continue;
+            }
+            let Ok(groups) = serde_json::from_value::<HashMap<String, Group>>(s["groups"].clone())
+            else {
+                tracing::warn!(rule = %rule.cfg.name, "the saved window state of the rule cannot be read; it starts empty");
+                continue;
+            };
+            let mut state = rule.state.lock().unwrap_or_else(|p| p.into_inner());
+            for (key, mut g) in groups {
+                if state.groups.len() >= rule.cfg.max_groups {
+                    break;
+                }
+                g.seen_set = g.seen.iter().map(|(_, id)| *id).collect();
+                g.prune(now, rule.window_ms);
+                // Times saved by a clock that was ahead are not in the future here.
+                g.times.retain(|t| *t <= now);
+                state.groups.insert(key, g);
+                restored += 1;
+            }
+        }
+        restored
     }
 
     /// Whether there are no rules (then nothing needs to run).
@@ -627,5 +686,44 @@ mod tests {
         assert_eq!(e.get_path("alert.window"), Some(&json!("5m")));
         // Alert events are not counted by the rules again.
         assert!(engine.observe_at(&[e], 2_000).is_empty());
+    }
+
+    #[test]
+    fn window_state_survives_a_restart_and_re_read_events_still_count_once() {
+        let first = Engine::new_at(&seed_rule(), 0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            first
+                .observe_at(&(0..6).map(|i| error("a", i)).collect::<Vec<_>>(), 1_000)
+                .is_empty()
+        );
+        let saved: Value =
+            serde_json::from_slice(&serde_json::to_vec(&first.snapshot()).unwrap_or_default())
+                .unwrap_or_default();
+        let second = Engine::new_at(&seed_rule(), 5_000).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(second.restore(&saved, 5_000), 1);
+        // The last three are read again after the restart: not counted twice.
+        assert!(
+            second
+                .observe_at(&(3..10).map(|i| error("a", i)).collect::<Vec<_>>(), 6_000)
+                .is_empty()
+        );
+        let fired = second.observe_at(&[error("a", 10)], 7_000);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].count, 11);
+        // A rule whose window changed starts empty.
+        let mut changed = seed_rule();
+        changed[0].within = Some(crate::config::HumanDuration::secs(60));
+        let third = Engine::new_at(&changed, 8_000).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(third.restore(&saved, 8_000), 0);
+        // State older than the window is dropped on restore.
+        let late = Engine::new_at(&seed_rule(), 0).unwrap_or_else(|e| panic!("{e}"));
+        late.restore(&saved, 400_000);
+        assert!(
+            late.observe_at(
+                &(20..30).map(|i| error("a", i)).collect::<Vec<_>>(),
+                400_000
+            )
+            .is_empty()
+        );
     }
 }

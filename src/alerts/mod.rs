@@ -19,6 +19,8 @@ pub struct AlertStage {
     pub engine: Engine,
     /// Where notifications wait to be sent.
     pub outbox: Arc<outbox::Outbox>,
+    /// Where the window state is saved (`<data_dir>/alerts/state.json`).
+    state_file: std::path::PathBuf,
 }
 
 impl AlertStage {
@@ -31,7 +33,43 @@ impl AlertStage {
             .map(|(name, n)| notify::Notifier::new(name, n))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let outbox = Arc::new(outbox::Outbox::open(data_dir, &cfg.outbox, notifiers)?);
-        Ok(AlertStage { engine, outbox })
+        let state_file = data_dir.join("alerts").join("state.json");
+        match std::fs::read(&state_file) {
+            Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(snapshot) => {
+                    let groups = engine.restore(&snapshot, engine::now_ms());
+                    tracing::info!(groups, file = %state_file.display(), "alert window state restored");
+                }
+                Err(e) => tracing::warn!(
+                    "the alert window state {} cannot be read ({e}); the rules start with empty windows",
+                    state_file.display()
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                "cannot read the alert window state {}: {e}; the rules start with empty windows",
+                state_file.display()
+            ),
+        }
+        Ok(AlertStage {
+            engine,
+            outbox,
+            state_file,
+        })
+    }
+
+    /// Saves the rules' window state in the data folder (atomically), so a restart goes on with it.
+    pub fn save_state(&self) {
+        if self.engine.is_empty() {
+            return;
+        }
+        let bytes = serde_json::to_vec(&self.engine.snapshot()).unwrap_or_default();
+        if let Err(e) = crate::util::fs::write_atomic(&self.state_file, &bytes, true) {
+            tracing::warn!(
+                "cannot save the alert window state to {}: {e}",
+                self.state_file.display()
+            );
+        }
     }
 
     /// Runs the rules over a processed batch; returns the alerts that fired as events (their

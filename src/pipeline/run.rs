@@ -225,6 +225,7 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             failures.clone(),
         )));
     }
+    let alert_stage = built.alerts.as_ref().map(|(a, _)| Arc::clone(a));
     if let Some((alerts, writer)) = built.alerts {
         runtime.spawn(Arc::clone(&alerts.outbox).run());
         // Rules that fire on silence are checked every second; the writer is let go at the stop, so
@@ -232,12 +233,19 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
         let stop = control.stop.clone();
         runtime.spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            // The window state is saved every ten seconds, and once more when the inputs are done.
+            let mut saves = 0u64;
             loop {
                 tokio::select! {
                     _ = stop.stopped() => break,
                     _ = tick.tick() => {}
                 }
                 let events = alerts.tick();
+                saves += 1;
+                if saves % 10 == 0 {
+                    let alerts = Arc::clone(&alerts);
+                    let _ = tokio::task::spawn_blocking(move || alerts.save_state()).await;
+                }
                 if !events.is_empty()
                     && writer
                         .push(events, crate::pipeline::ack::AckRef::detached())
@@ -319,6 +327,9 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
     }
     for t in input_threads {
         let _ = t.join();
+    }
+    if let Some(alerts) = alert_stage {
+        alerts.save_state();
     }
     runtime.block_on(async {
         for t in output_tasks {
