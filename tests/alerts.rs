@@ -499,3 +499,161 @@ alerts:
     assert_eq!(alert["group"], "service.name=checkout");
     assert_eq!(agent.stop(), 0);
 }
+
+/// Runs `openssl` in `dir`; panics with its output when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl command (package openssl) makes this test's certificates");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test CA and a server certificate for `localhost` signed by it, in `dir`.
+fn make_certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=logward test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ],
+    );
+}
+
+/// aiosmtpd with STARTTLS required (`--tlscert`) or implicit TLS (`--smtpscert`).
+fn start_tls_smtp(port: u16, maildir: &Path, certs: &Path, implicit: bool) -> Option<Smtp> {
+    if !aiosmtpd_present()
+        && !require(
+            "aiosmtpd",
+            "python3 cannot import aiosmtpd (pip install aiosmtpd)",
+        )
+    {
+        return None;
+    }
+    let (cert_flag, key_flag) = if implicit {
+        ("--smtpscert", "--smtpskey")
+    } else {
+        ("--tlscert", "--tlskey")
+    };
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(maildir)
+        .arg(cert_flag)
+        .arg(certs.join("server.pem"))
+        .arg(key_flag)
+        .arg(certs.join("server.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start aiosmtpd");
+    let smtp = Smtp {
+        child,
+        maildir: maildir.to_path_buf(),
+    };
+    assert!(
+        wait_until(WAIT, || std::net::TcpStream::connect(("127.0.0.1", port))
+            .is_ok()),
+        "aiosmtpd did not listen on port {port}"
+    );
+    Some(smtp)
+}
+
+#[test]
+fn mail_goes_over_starttls_and_implicit_tls_and_an_unknown_certificate_is_refused() {
+    let sb = Sandbox::new();
+    let certs = sb.path("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    make_certificates(&certs);
+    for (tls, implicit) in [("starttls", false), ("tls", true)] {
+        let port = free_port();
+        let maildir = sb.path(&format!("maildir-{tls}"));
+        let Some(smtp) = start_tls_smtp(port, &maildir, &certs, implicit) else {
+            return;
+        };
+        let mail = |extra: &str| {
+            format!(
+                "alerts:\n  notifiers:\n    mail:\n      email:\n        host: localhost\n        port: {port}\n        tls: {tls}\n        from: alerts@example.test\n        to: [a@example.test, b@example.test]\n        timeout: 10s\n{extra}"
+            )
+        };
+        let inputs = file_input("app", &sb.path("logs/*.log"), "");
+        // Without the test CA the server's certificate is not trusted.
+        let config = sb.write_config(&mail(""), &inputs, &sb.file_output());
+        let (code, out, _) = logward(&["alert", "test", "-c", config.to_str().unwrap_or_default()]);
+        assert_eq!(code, 1, "{tls}: {out}");
+        assert!(
+            out.contains("mail (email): FAILED") && out.to_lowercase().contains("certificate"),
+            "{tls}: {out}"
+        );
+        assert!(mails(&smtp.maildir).is_empty());
+        let trusted = format!("        ca_file: {}\n", certs.join("ca.pem").display());
+        let config = sb.write_config(&mail(&trusted), &inputs, &sb.file_output());
+        let (code, out, err) =
+            logward(&["alert", "test", "-c", config.to_str().unwrap_or_default()]);
+        assert_eq!(code, 0, "{tls}: {out}{err}");
+        assert!(out.contains("mail (email): sent: 250"), "{tls}: {out}");
+        let got = mails(&smtp.maildir);
+        assert_eq!(got.len(), 1, "{tls}");
+        let rcpt = header(&got[0], "X-RcptTo").join(",");
+        assert!(
+            rcpt.contains("a@example.test") && rcpt.contains("b@example.test"),
+            "{rcpt}"
+        );
+        assert!(
+            header(&got[0], "Subject")
+                .join(" ")
+                .contains("[P4] logward-test"),
+            "{}",
+            got[0]
+        );
+    }
+}
