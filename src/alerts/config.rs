@@ -32,6 +32,24 @@ pub enum RuleKind {
     Flatline,
     /// Every matching event, at most one alert per `realert` and group.
     Any,
+    /// The count of this window against the window before it: `spike_height` times more (`up`), fewer
+    /// (`down`) or either (`both`).
+    Spike,
+    /// A value of `field` not seen within `within` (e.g. a new user logging in as root).
+    NewValue,
+}
+
+/// Which way a `spike` rule looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpikeType {
+    /// This window has `spike_height` times more than the one before.
+    #[default]
+    Up,
+    /// This window has `spike_height` times fewer.
+    Down,
+    /// Either.
+    Both,
 }
 
 impl RuleKind {
@@ -41,6 +59,8 @@ impl RuleKind {
             RuleKind::Frequency => "frequency",
             RuleKind::Flatline => "flatline",
             RuleKind::Any => "any",
+            RuleKind::Spike => "spike",
+            RuleKind::NewValue => "new_value",
         }
     }
 }
@@ -107,6 +127,21 @@ pub struct RuleConfig {
     /// The names of the notifiers (under `alerts.notifiers`) that receive this rule's alerts.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// `spike`: how many times more (or fewer) than the window before counts as a spike.
+    #[serde(default)]
+    pub spike_height: Option<f64>,
+    /// `spike`: `up` (default), `down` or `both`.
+    #[serde(default)]
+    pub spike_type: SpikeType,
+    /// `spike`: both windows need at least this many events before they are compared. Default 1.
+    #[serde(default)]
+    pub min_count: Option<u64>,
+    /// `new_value`: the field whose values are watched.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// `new_value`: for this long after the rule first runs, values are learned without alerting.
+    #[serde(default)]
+    pub learn_for: Option<HumanDuration>,
 }
 
 fn default_max_groups() -> usize {
@@ -397,6 +432,63 @@ impl AlertsConfig {
                         Some(_) => {}
                     }
                 }
+                RuleKind::Spike => {
+                    match rule.spike_height {
+                        None => push(
+                            item.mark,
+                            format!(
+                                "{ctx}: a spike rule needs `spike_height` (e.g. spike_height: 3: three times the window before)"
+                            ),
+                        ),
+                        Some(h) if !(h > 1.0 && h.is_finite()) => push(
+                            at("spike_height"),
+                            format!("{ctx}: spike_height must be a number above 1, not {h}"),
+                        ),
+                        Some(_) => {}
+                    }
+                    match rule.within {
+                        None => push(
+                            item.mark,
+                            format!("{ctx}: a spike rule needs `within` (e.g. within: 5m)"),
+                        ),
+                        Some(w) if w.get().is_zero() => push(
+                            at("within"),
+                            format!("{ctx}: within must be longer than 0s"),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                RuleKind::NewValue => {
+                    match &rule.field {
+                        None => push(
+                            item.mark,
+                            format!(
+                                "{ctx}: a new_value rule needs `field` (e.g. field: user.name)"
+                            ),
+                        ),
+                        Some(f) => {
+                            if let Err(e) = FieldPath::parse(f) {
+                                push(
+                                    at("field"),
+                                    format!("{ctx}: field: `{f}` is not a field name: {e}"),
+                                );
+                            }
+                        }
+                    }
+                    match rule.within {
+                        None => push(
+                            item.mark,
+                            format!(
+                                "{ctx}: a new_value rule needs `within`: how long a value is remembered (e.g. within: 30d)"
+                            ),
+                        ),
+                        Some(w) if w.get().is_zero() => push(
+                            at("within"),
+                            format!("{ctx}: within must be longer than 0s"),
+                        ),
+                        Some(_) => {}
+                    }
+                }
                 RuleKind::Any => {
                     for key in ["count", "within"] {
                         if item.get(key).is_some() {
@@ -408,6 +500,27 @@ impl AlertsConfig {
                             );
                         }
                     }
+                }
+            }
+            for (key, kinds) in [
+                ("spike_height", &[RuleKind::Spike][..]),
+                ("spike_type", &[RuleKind::Spike][..]),
+                ("min_count", &[RuleKind::Spike][..]),
+                ("field", &[RuleKind::NewValue][..]),
+                ("learn_for", &[RuleKind::NewValue][..]),
+                (
+                    "count",
+                    &[RuleKind::Frequency, RuleKind::Flatline, RuleKind::Any][..],
+                ),
+            ] {
+                if item.get(key).is_some() && !kinds.contains(&rule.kind) {
+                    push(
+                        at(key),
+                        format!(
+                            "{ctx}: `{key}` means nothing for a {} rule: remove it",
+                            rule.kind.name()
+                        ),
+                    );
                 }
             }
             if rule.notify.is_empty() && item.get("notify").is_some() {

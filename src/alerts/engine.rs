@@ -2,7 +2,7 @@
 //! costs one condition check; a match takes the rule's lock, updates the group's exact sliding window and
 //! may fire an alert.
 
-use super::config::{Priority, RuleConfig, RuleKind};
+use super::config::{Priority, RuleConfig, RuleKind, SpikeType};
 use crate::event::{Event, FieldPath};
 use crate::observe::metrics::{self, Counter};
 use crate::processors::condition::Condition;
@@ -42,6 +42,9 @@ pub struct Alert {
     pub notify: Vec<String>,
     /// A few of the events that made it fire.
     pub samples: Vec<Value>,
+    /// What a `spike` or `new_value` rule saw (the previous window's count, the new value).
+    #[serde(default)]
+    pub detail: String,
 }
 
 impl Alert {
@@ -66,6 +69,7 @@ impl Alert {
                 self.threshold
             ),
             RuleKind::Any => format!("{} matching event(s)", self.count),
+            RuleKind::Spike | RuleKind::NewValue => self.detail.clone(),
         };
         format!(
             "[{}] {}{}: {}",
@@ -90,6 +94,7 @@ impl Alert {
             "fired_at": crate::event::format_timestamp(fired_at(self.fired_at_ms)),
             "message": self.summary(),
             "samples": self.samples,
+            "detail": self.detail,
         })
     }
 
@@ -155,6 +160,9 @@ struct Group {
     /// When the group was first or last seen.
     created: u64,
     touched: u64,
+    /// `new_value`: each value and when it was last seen.
+    #[serde(default)]
+    values: HashMap<String, u64>,
 }
 
 impl Group {
@@ -182,7 +190,11 @@ struct Rule {
     cfg: RuleConfig,
     condition: Option<Condition>,
     group_by: Vec<FieldPath>,
+    /// `new_value`: the watched field.
+    field: Option<FieldPath>,
     window_ms: u64,
+    /// How long event times are kept: the window, or two for `spike` (this one and the one before).
+    keep_ms: u64,
     realert_ms: u64,
     state: Mutex<State>,
     matched: Counter,
@@ -250,8 +262,22 @@ impl Engine {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let labels = [("rule", r.name.as_str())];
+            let field = r
+                .field
+                .as_deref()
+                .map(|f| {
+                    FieldPath::parse(f).map_err(|e| format!("alert rule `{}`: field: {e}", r.name))
+                })
+                .transpose()?;
+            let window_ms = r.within.map_or(0, |w| w.get().as_millis() as u64);
             out.push(Rule {
-                window_ms: r.within.map_or(0, |w| w.get().as_millis() as u64),
+                field,
+                keep_ms: if r.kind == RuleKind::Spike {
+                    window_ms.saturating_mul(2)
+                } else {
+                    window_ms
+                },
+                window_ms,
                 realert_ms: r
                     .realert
                     .map_or(DEFAULT_REALERT_MS, |w| w.get().as_millis() as u64),
@@ -332,7 +358,7 @@ impl Engine {
                     break;
                 }
                 g.seen_set = g.seen.iter().map(|(_, id)| *id).collect();
-                g.prune(now, rule.window_ms);
+                g.prune(now, rule.keep_ms);
                 // Times saved by a clock that was ahead are not in the future here.
                 g.times.retain(|t| *t <= now);
                 state.groups.insert(key, g);
@@ -390,6 +416,18 @@ impl Engine {
     pub fn tick_at(&self, now: u64) -> Vec<Alert> {
         let mut alerts = Vec::new();
         for rule in &self.rules {
+            let down = matches!(rule.cfg.spike_type, SpikeType::Down | SpikeType::Both);
+            if rule.cfg.kind == RuleKind::Spike && down {
+                let mut state = rule.state.lock().unwrap_or_else(|p| p.into_inner());
+                let started = state.started;
+                for (key, g) in state.groups.iter_mut() {
+                    g.prune(now, rule.keep_ms);
+                    if let Some(a) = rule.spike(key, g, started, now, false) {
+                        alerts.push(a);
+                    }
+                }
+                continue;
+            }
             if rule.cfg.kind != RuleKind::Flatline {
                 continue;
             }
@@ -441,22 +479,70 @@ impl Rule {
             fired_at_ms: now,
             notify: self.cfg.notify.clone(),
             samples: g.samples.iter().cloned().collect(),
+            detail: String::new(),
         }
+    }
+
+    /// Compares this window with the one before; fires when they differ by `spike_height` the way the
+    /// rule looks (`up` on events, `down` from the tick).
+    fn spike(&self, key: &str, g: &mut Group, started: u64, now: u64, up: bool) -> Option<Alert> {
+        // Both windows must have been watched whole.
+        if now.saturating_sub(g.created.max(started)) < self.keep_ms {
+            return None;
+        }
+        if g.last_fired
+            .is_some_and(|t| now.saturating_sub(t) < self.realert_ms)
+        {
+            return None;
+        }
+        let horizon = now.saturating_sub(self.window_ms);
+        let cur = g.times.iter().filter(|t| **t > horizon).count() as u64;
+        let prev = g.times.len() as u64 - cur;
+        let min = self.cfg.min_count.unwrap_or(1);
+        let h = self.cfg.spike_height.unwrap_or(2.0);
+        let fired = if up {
+            matches!(self.cfg.spike_type, SpikeType::Up | SpikeType::Both)
+                && cur >= min
+                && prev >= min
+                && cur as f64 >= h * prev as f64
+        } else {
+            prev >= min && (cur as f64) * h <= prev as f64
+        };
+        if !fired {
+            return None;
+        }
+        g.last_fired = Some(now);
+        self.fired.inc();
+        let mut a = self.alert(key, g, cur, now);
+        let window = fmt_secs(self.window_ms as f64 / 1000.0);
+        a.detail = format!(
+            "{cur} events within {window} against {prev} in the {window} before (spike {} {h}×)",
+            if up { "up" } else { "down" }
+        );
+        Some(a)
     }
 
     fn count_event(&self, state: &mut State, e: &Event, now: u64) -> Option<Alert> {
         let key = group_key(&self.group_by, e);
+        let started = state.started;
         if !state.groups.contains_key(&key) && state.groups.len() >= self.cfg.max_groups {
-            // Drop the group seen least recently; its window is lost, which is counted.
-            if let Some(oldest) = state
+            // Drop the groups seen least recently (a tenth at once, so a stream of new groups costs one
+            // scan per tenth, not one per event); their windows are lost, which is counted.
+            let mut touched: Vec<u64> = state.groups.values().map(|g| g.touched).collect();
+            let n = (self.cfg.max_groups / 10).clamp(1, touched.len());
+            let (_, cutoff, _) = touched.select_nth_unstable(n - 1);
+            let cutoff = *cutoff;
+            let oldest: Vec<String> = state
                 .groups
                 .iter()
-                .min_by_key(|(_, g)| g.touched)
+                .filter(|(_, g)| g.touched <= cutoff)
                 .map(|(k, _)| k.clone())
-            {
-                state.groups.remove(&oldest);
-                self.evicted.inc();
+                .take(n)
+                .collect();
+            for k in &oldest {
+                state.groups.remove(k);
             }
+            self.evicted.add(oldest.len() as u64);
         }
         let g = state.groups.entry(key.clone()).or_insert_with(|| Group {
             created: now,
@@ -464,8 +550,8 @@ impl Rule {
         });
         g.touched = now;
         // The dedupe memory lasts as long as the window (and at least the cooldown for `any`).
-        let memory = self.window_ms.max(self.realert_ms);
-        g.prune(now, self.window_ms);
+        let memory = self.keep_ms.max(self.realert_ms);
+        g.prune(now, self.keep_ms);
         let horizon = now.saturating_sub(memory);
         while let Some((t, id)) = g.seen.front().copied() {
             if t > horizon && g.seen.len() < MAX_WINDOW_EVENTS {
@@ -511,6 +597,62 @@ impl Rule {
                 }
                 g.times.push_back(now);
                 None
+            }
+            RuleKind::Spike => {
+                if g.times.len() >= MAX_WINDOW_EVENTS {
+                    g.times.pop_front();
+                }
+                g.times.push_back(now);
+                self.spike(&key, g, started, now, true)
+            }
+            RuleKind::NewValue => {
+                let field = self.field.as_ref()?;
+                let value = match e.get(field)? {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                if g.values.len() >= self.cfg.max_groups && !g.values.contains_key(&value) {
+                    // Forget what is older than the window; if that is not enough, the oldest tenth.
+                    g.values
+                        .retain(|_, t| now.saturating_sub(*t) < self.window_ms);
+                    if g.values.len() >= self.cfg.max_groups {
+                        let mut times: Vec<u64> = g.values.values().copied().collect();
+                        let n = (self.cfg.max_groups / 10).clamp(1, times.len());
+                        let (_, cutoff, _) = times.select_nth_unstable(n - 1);
+                        let cutoff = *cutoff;
+                        let old: Vec<String> = g
+                            .values
+                            .iter()
+                            .filter(|(_, t)| **t <= cutoff)
+                            .map(|(k, _)| k.clone())
+                            .take(n)
+                            .collect();
+                        for k in &old {
+                            g.values.remove(k);
+                        }
+                        self.evicted.add(old.len() as u64);
+                    }
+                }
+                let known = g
+                    .values
+                    .insert(value.clone(), now)
+                    .is_some_and(|t| now.saturating_sub(t) < self.window_ms);
+                let learning = self
+                    .cfg
+                    .learn_for
+                    .is_some_and(|l| now.saturating_sub(started) < l.get().as_millis() as u64);
+                if known || learning {
+                    return None;
+                }
+                g.last_fired = Some(now);
+                self.fired.inc();
+                let mut a = self.alert(&key, g, 1, now);
+                a.detail = format!(
+                    "new {} `{value}` (not seen within {})",
+                    field.as_str(),
+                    fmt_secs(self.window_ms as f64 / 1000.0)
+                );
+                Some(a)
             }
             RuleKind::Any => {
                 if cooling {
@@ -724,6 +866,78 @@ mod tests {
                 400_000
             )
             .is_empty()
+        );
+    }
+    #[test]
+    fn spike_compares_this_window_with_the_one_before() {
+        let r = rules(json!([
+            {"name": "surge", "type": "spike", "spike_height": 3, "within": "1m", "spike_type": "both", "min_count": 2},
+        ]));
+        let engine = Engine::new_at(&r, 0).unwrap_or_else(|e| panic!("{e}"));
+        let mut pos = 0;
+        let mut batch = |n: usize| -> Vec<Event> {
+            (0..n)
+                .map(|_| {
+                    pos += 1;
+                    error("a", pos)
+                })
+                .collect()
+        };
+        // The first two minutes only fill both windows.
+        assert!(engine.observe_at(&batch(3), 10_000).is_empty());
+        assert!(engine.observe_at(&batch(3), 70_000).is_empty());
+        // 3 in the previous minute, then 9 in this one: three times as many.
+        let fired = engine.observe_at(&batch(9), 131_000);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert!(
+            fired[0].summary().contains("9 events within 1m against 3"),
+            "{}",
+            fired[0].summary()
+        );
+        // Silence after the spike: down by more than three times, seen by the tick once realert passed.
+        assert!(engine.tick_at(150_000).is_empty(), "within realert");
+        let fired = engine.tick_at(192_000);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert!(
+            fired[0].summary().contains("spike down"),
+            "{}",
+            fired[0].summary()
+        );
+    }
+
+    #[test]
+    fn new_value_alerts_once_per_value_not_seen_within_the_window() {
+        let r = rules(json!([
+            {"name": "new-root-user", "type": "new_value", "field": "user.name", "within": "1h",
+             "when": {"equals": {"user.target": "root"}}, "learn_for": "1m"},
+        ]));
+        let engine = Engine::new_at(&r, 0).unwrap_or_else(|e| panic!("{e}"));
+        let login = |user: &str, pos: u64| {
+            let mut e = error("sshd", pos);
+            e.set_path("user.name", user);
+            e.set_path("user.target", "root");
+            e
+        };
+        assert!(
+            engine.observe_at(&[login("alice", 1)], 1_000).is_empty(),
+            "learning"
+        );
+        let fired = engine.observe_at(
+            &[login("alice", 2), login("mallory", 3), login("mallory", 4)],
+            120_000,
+        );
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert!(
+            fired[0].summary().contains("new user.name `mallory`"),
+            "{}",
+            fired[0].summary()
+        );
+        // Two hours later alice is new again.
+        assert_eq!(
+            engine
+                .observe_at(&[login("alice", 5)], 120_000 + 7_300_000)
+                .len(),
+            1
         );
     }
 }

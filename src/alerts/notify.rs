@@ -445,6 +445,7 @@ mod tests {
             fired_at_ms: 0,
             notify: vec![],
             samples: vec![json!({"message": "boom"})],
+            detail: String::new(),
         };
         let body = render(
             r#"{"rule": "{{rule}}", "n": {{count}}, "s": {{samples}}, "w": "{{ window }}"}"#,

@@ -83,6 +83,7 @@ fn test(args: &TestArgs) -> i32 {
         samples: vec![
             serde_json::json!({"message": "a test notification from `logward alert test`"}),
         ],
+        detail: String::new(),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -242,7 +242,7 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
                 }
                 let events = alerts.tick();
                 saves += 1;
-                if saves % 10 == 0 {
+                if saves.is_multiple_of(10) {
                     let alerts = Arc::clone(&alerts);
                     let _ = tokio::task::spawn_blocking(move || alerts.save_state()).await;
                 }
