@@ -251,3 +251,68 @@ impl Outbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_outbox_file_is_set_aside_and_counted_and_the_rest_is_kept() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let outbox = Outbox::open(dir.path(), &OutboxConfig::default(), Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let folder = dir.path().join("alerts/outbox");
+        std::fs::write(
+            folder.join("0000000000001-bad.json"),
+            b"{\"notifier\": \"x\", \xff\xfe trunc",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let good = Entry {
+            notifier: "mail".into(),
+            alert: Alert {
+                rule: "r".into(),
+                kind: super::super::config::RuleKind::Any,
+                group: String::new(),
+                count: 1,
+                threshold: 0,
+                window_secs: 0.0,
+                priority: Default::default(),
+                fired_at_ms: 2,
+                notify: vec!["mail".into()],
+                samples: vec![],
+                detail: String::new(),
+            },
+            created_ms: 2,
+            attempts: 3,
+            next_ms: 2,
+            last_error: Some("down".into()),
+        };
+        std::fs::write(
+            folder.join("0000000000002-good.json"),
+            serde_json::to_vec(&good).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let before = metrics::counter_total("alert_outbox_unreadable_total");
+        let loaded = outbox.load();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].1.attempts, 3);
+        assert!(folder.join("0000000000001-bad.unreadable").is_file());
+        assert!(metrics::counter_total("alert_outbox_unreadable_total") > before);
+        // Backoff doubles from retry_initial up to retry_max (plus at most a fifth).
+        let b1 = outbox.backoff(1);
+        let b5 = outbox.backoff(5);
+        let b30 = outbox.backoff(30);
+        assert!(
+            b1 >= Duration::from_secs(1) && b1 <= Duration::from_millis(1200),
+            "{b1:?}"
+        );
+        assert!(
+            b5 >= Duration::from_secs(16) && b5 <= Duration::from_millis(19_200),
+            "{b5:?}"
+        );
+        assert!(
+            b30 >= Duration::from_secs(300) && b30 <= Duration::from_secs(360),
+            "{b30:?}"
+        );
+    }
+}
