@@ -115,7 +115,9 @@ impl Notifier {
                     .body(body.to_string())
                     .send()
                     .await
-                    .map_err(|e| SendError::retry(format!("Slack did not answer: {e}")))?;
+                    .map_err(|e| {
+                        SendError::retry(format!("Slack did not answer: {}", e.without_url()))
+                    })?;
                 http_answer("Slack", resp).await
             }
             Kind::Webhook(cfg, client) => {
@@ -133,13 +135,28 @@ impl Notifier {
                 for (k, v) in &cfg.headers {
                     req = req.header(k.as_str(), v.as_str());
                 }
-                let resp = req
-                    .send()
-                    .await
-                    .map_err(|e| SendError::retry(format!("{} did not answer: {e}", cfg.url)))?;
-                http_answer(&cfg.url, resp).await
+                let resp = req.send().await.map_err(|e| {
+                    SendError::retry(format!(
+                        "{} did not answer: {}",
+                        redact_url(&cfg.url),
+                        e.without_url()
+                    ))
+                })?;
+                http_answer(&redact_url(&cfg.url), resp).await
             }
         }
+    }
+}
+
+/// A webhook address for messages: scheme, host and path, without a query (which often holds a token).
+fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_query(None);
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "the webhook".into(),
     }
 }
 
@@ -227,7 +244,9 @@ async fn send_dingtalk(
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| SendError::retry(format!("DingTalk did not answer: {e}")))?;
+            .map_err(|e| {
+                SendError::retry(format!("DingTalk did not answer: {}", e.without_url()))
+            })?;
         let status = resp.status();
         if !status.is_success() {
             return http_answer("DingTalk", resp).await;
