@@ -21,7 +21,16 @@ pub struct AlertStage {
     pub outbox: Arc<outbox::Outbox>,
     /// Where the window state is saved (`<data_dir>/alerts/state.json`).
     state_file: std::path::PathBuf,
+    /// Alert events on their way to the queue: a task on the runtime queues them, so an input thread
+    /// never waits for room in the queue on their account (it may hold room the outputs need).
+    events_tx: tokio::sync::mpsc::Sender<Vec<Event>>,
+    events_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Vec<Event>>>>,
+    dropped: crate::observe::metrics::Counter,
 }
+
+/// How many batches of alert events may wait for the queue; beyond it they are dropped (and counted),
+/// their notifications are in the outbox all the same.
+const ALERT_EVENT_BACKLOG: usize = 1024;
 
 impl AlertStage {
     /// Builds the rules and notifiers and opens the outbox in `data_dir`.
@@ -51,10 +60,18 @@ impl AlertStage {
                 state_file.display()
             ),
         }
+        let (events_tx, events_rx) = tokio::sync::mpsc::channel(ALERT_EVENT_BACKLOG);
+        crate::observe::metrics::describe(
+            "alert_events_dropped_total",
+            "Alert events not sent to the outputs because too many waited for the queue (their notifications were sent).",
+        );
         Ok(AlertStage {
             engine,
             outbox,
             state_file,
+            events_tx,
+            events_rx: std::sync::Mutex::new(Some(events_rx)),
+            dropped: crate::observe::metrics::counter("alert_events_dropped_total", &[]),
         })
     }
 
@@ -72,13 +89,24 @@ impl AlertStage {
         }
     }
 
-    /// Runs the rules over a processed batch; returns the alerts that fired as events (their
-    /// notifications are in the outbox already).
-    pub fn process(&self, events: &[Event]) -> Vec<Event> {
+    /// Runs the rules over a processed batch; the alerts that fired go to the outbox and, as events, to
+    /// the queue (through [`AlertStage::take_events`]'s receiver). Never waits.
+    pub fn process(&self, events: &[Event]) {
         if self.engine.is_empty() || events.is_empty() {
-            return Vec::new();
+            return;
         }
-        self.fired(self.engine.observe(events))
+        let fired = self.fired(self.engine.observe(events));
+        if !fired.is_empty() {
+            let n = fired.len() as u64;
+            if self.events_tx.try_send(fired).is_err() {
+                self.dropped.add(n);
+            }
+        }
+    }
+
+    /// The receiving end of the alert events (once).
+    pub fn take_events(&self) -> Option<tokio::sync::mpsc::Receiver<Vec<Event>>> {
+        self.events_rx.lock().ok()?.take()
     }
 
     /// Checks the rules that fire on silence; returns their alerts as events.

@@ -228,21 +228,28 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
     let alert_stage = built.alerts.as_ref().map(|(a, _)| Arc::clone(a));
     if let Some((alerts, writer)) = built.alerts {
         runtime.spawn(Arc::clone(&alerts.outbox).run());
-        // Rules that fire on silence are checked every second; the writer is let go at the stop, so
-        // the queue can close behind the inputs.
+        // Alert events are queued from here, and rules that fire on silence are checked every second;
+        // the writer is let go at the stop, so the queue can close behind the inputs.
         let stop = control.stop.clone();
+        let mut fired = alerts.take_events();
         runtime.spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             // The window state is saved every ten seconds, and once more when the inputs are done.
             let mut saves = 0u64;
             loop {
-                tokio::select! {
+                // Alert events from the input threads, or a tick: the rules that fire on silence.
+                let (mut events, ticked) = tokio::select! {
                     _ = stop.stopped() => break,
-                    _ = tick.tick() => {}
+                    _ = tick.tick() => (alerts.tick(), true),
+                    Some(batch) = async { match fired.as_mut() { Some(rx) => rx.recv().await, None => None } } => (batch, false),
+                };
+                if let Some(rx) = fired.as_mut() {
+                    while let Ok(more) = rx.try_recv() {
+                        events.extend(more);
+                    }
                 }
-                let events = alerts.tick();
-                saves += 1;
-                if saves.is_multiple_of(10) {
+                saves += u64::from(ticked);
+                if ticked && saves.is_multiple_of(10) {
                     let alerts = Arc::clone(&alerts);
                     let _ = tokio::task::spawn_blocking(move || alerts.save_state()).await;
                 }

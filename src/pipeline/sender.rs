@@ -46,11 +46,10 @@ impl EventSender {
         self
     }
 
-    /// The alerts a processed batch fired, as events for every output.
-    fn alerts_for(&self, events: &[Event]) -> Vec<Event> {
-        match &self.alerts {
-            Some(a) => a.process(events),
-            None => Vec::new(),
+    /// Runs the alert rules over a processed batch (their events reach the queue from the runtime).
+    fn alerts_for(&self, events: &[Event]) {
+        if let Some(a) = &self.alerts {
+            a.process(events);
         }
     }
 
@@ -76,13 +75,7 @@ impl EventSender {
         room: Option<super::queue::Reservation>,
     ) -> Result<Option<super::queue::KeptBatch>, Closed> {
         self.process(&mut events);
-        let alerts = self.alerts_for(&events);
-        if !alerts.is_empty() {
-            // Alerts are not part of the input's batch: their notifications are in the outbox already.
-            crate::observe::watchdog::waiting(|| {
-                self.queue.push_blocking(alerts, AckRef::detached())
-            })?;
-        }
+        self.alerts_for(&events);
         if events.is_empty() {
             ack.complete(AckStatus::Delivered);
             return Ok(None);
@@ -104,10 +97,7 @@ impl EventSender {
     /// Processes and queues a batch, waiting while the queue is full. For async inputs.
     pub async fn send(&self, mut events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
         self.process(&mut events);
-        let alerts = self.alerts_for(&events);
-        if !alerts.is_empty() {
-            self.queue.push(alerts, AckRef::detached()).await?;
-        }
+        self.alerts_for(&events);
         if events.is_empty() {
             ack.complete(AckStatus::Delivered);
             return Ok(());
