@@ -657,3 +657,27 @@ fn mail_goes_over_starttls_and_implicit_tls_and_an_unknown_certificate_is_refuse
         );
     }
 }
+
+#[test]
+fn many_alerts_with_a_small_queue_do_not_hold_up_the_input() {
+    let sb = Sandbox::new();
+    let top = "shutdown_timeout: 20s\nqueue: {max_events: 64, batch_events: 16}\nalerts:\n  rules:\n    - {name: every-error, type: any, when: {equals: {log.level: ERROR}}, realert: 0s}\n";
+    let inputs = file_input(
+        "app",
+        &sb.path("logs/*.log"),
+        "    processors:\n      - json: {}\n",
+    );
+    let config = sb.write_config(top, &inputs, &sb.file_output());
+    append_lines(&sb.path("logs/app.log"), error_lines("checkout", 0, 3000));
+    let agent = Agent::start(&config);
+    wait_for(&agent, "every line and some alerts in the output", || {
+        let events = read_events(&sb.out());
+        events
+            .iter()
+            .filter(|e| e["event"]["kind"] != "alert")
+            .count()
+            >= 3000
+            && events.iter().any(|e| e["event"]["kind"] == "alert")
+    });
+    assert_eq!(agent.stop(), 0);
+}
