@@ -1,6 +1,7 @@
 //! logward: a log-collection agent. Inputs → processors → queue → outputs, with end-to-end
 //! acknowledgements so that nothing acknowledged is ever lost.
 
+pub mod alerts;
 pub mod cli;
 pub mod component;
 pub mod config;

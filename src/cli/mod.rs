@@ -1,5 +1,6 @@
 //! Subcommands of the `logward` command.
 
+pub mod alert;
 pub mod check;
 pub mod elasticsearch;
 pub mod queue;
@@ -43,6 +44,9 @@ pub enum Command {
     /// Install, remove, start, stop or query the service (Windows service, or systemd unit on Linux).
     #[command(subcommand)]
     Service(crate::service::ServiceCommand),
+    /// Try the alert notifiers of a configuration (`alert test -c FILE [--rule NAME]`).
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
 }
 
 /// Arguments of `run`.
@@ -88,6 +92,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Service(cmd) => crate::service::dispatch(cmd),
         Command::Status(args) => status::status(args),
         Command::Top(args) => status::top(args),
+        Command::Alert(cmd) => alert::dispatch(cmd),
         Command::Version => {
             let features = env!("LOGWARD_FEATURES");
             println!(

@@ -161,6 +161,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "progress_interval",
     "worker_threads",
     "http",
+    "alerts",
 ];
 
 /// Reads a configuration tree into a [`Config`], collecting every mistake. Components read their own
@@ -296,6 +297,7 @@ impl Loader {
             None => Some(super::model::default_worker_threads()),
         };
         let http = self.http(root, inputs.as_deref().unwrap_or_default());
+        let alerts = self.alerts(root);
         if let Some(inputs) = &inputs {
             self.check_unique_inputs(inputs);
             self.check_listen_conflicts(inputs);
@@ -322,7 +324,22 @@ impl Loader {
             progress_interval: progress_interval?,
             worker_threads: worker_threads?,
             http: http?,
+            alerts: alerts?,
         })
+    }
+
+    /// Reads `alerts:` (absent: no rules) and reports every problem at the key at fault.
+    fn alerts(&mut self, root: &Node) -> Option<Option<crate::alerts::AlertsConfig>> {
+        let Some(node) = root.get("alerts") else {
+            return Some(None);
+        };
+        let alerts = self.section_all::<crate::alerts::AlertsConfig>(node, "alerts", &[])?;
+        let problems = alerts.problems(node);
+        let ok = problems.is_empty();
+        for p in problems {
+            self.error(p.mark, p.message);
+        }
+        ok.then_some(Some(alerts))
     }
 
     /// Reads `http:` (absent: the API is off) and reports what it refuses at the key at fault.

@@ -32,6 +32,8 @@ pub struct Config {
     pub worker_threads: usize,
     /// The operator HTTP API (`http:`); off when absent.
     pub http: Option<crate::observe::http::HttpConfig>,
+    /// Alert rules and notifiers (`alerts:`); none when absent.
+    pub alerts: Option<crate::alerts::AlertsConfig>,
 }
 
 /// The default number of async worker threads: one per core, at least 2 (so one slow request never

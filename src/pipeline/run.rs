@@ -42,6 +42,8 @@ type BuiltOutput = (
 pub struct Built {
     inputs: Vec<(InputSpec, Box<dyn Input>, EventSender)>,
     outputs: Vec<BuiltOutput>,
+    /// The alert rules and outbox, with a queue writer for the alerts that fire on silence.
+    alerts: Option<(Arc<crate::alerts::AlertStage>, QueueWriter)>,
     /// The disk queue's file thread, joined after the outputs so cursors are saved.
     queue_thread: Option<std::thread::JoinHandle<()>>,
     /// Raised if the disk queue's file thread dies.
@@ -104,6 +106,12 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
         let metrics = ComponentMetrics::new(Kind::Output, &spec.name, spec.kind);
         outputs.push((metrics, workers, reader));
     }
+    let alerts = match &config.alerts {
+        Some(a) => Some(Arc::new(
+            crate::alerts::AlertStage::build(a, &config.data_dir).context("alerts")?,
+        )),
+        None => None,
+    };
     let mut inputs = Vec::new();
     for spec in &config.inputs {
         let id = &spec.id;
@@ -134,12 +142,14 @@ pub fn build_with(config: &Config, control: &Control) -> anyhow::Result<Built> {
             Arc::new(chain),
             Arc::clone(&global),
             writer.clone(),
-        );
+        )
+        .with_alerts(alerts.clone());
         inputs.push((spec.clone(), input, sender));
     }
     Ok(Built {
         inputs,
         outputs,
+        alerts: alerts.map(|a| (a, writer.clone())),
         queue_thread,
         queue_failed,
     })
@@ -214,6 +224,45 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
             control.force.clone(),
             failures.clone(),
         )));
+    }
+    let alert_stage = built.alerts.as_ref().map(|(a, _)| Arc::clone(a));
+    if let Some((alerts, writer)) = built.alerts {
+        runtime.spawn(Arc::clone(&alerts.outbox).run());
+        // Alert events are queued from here, and rules that fire on silence are checked every second;
+        // the writer is let go at the stop, so the queue can close behind the inputs.
+        let stop = control.stop.clone();
+        let mut fired = alerts.take_events();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            // The window state is saved every ten seconds, and once more when the inputs are done.
+            let mut saves = 0u64;
+            loop {
+                // Alert events from the input threads, or a tick: the rules that fire on silence.
+                let (mut events, ticked) = tokio::select! {
+                    _ = stop.stopped() => break,
+                    _ = tick.tick() => (alerts.tick(), true),
+                    Some(batch) = async { match fired.as_mut() { Some(rx) => rx.recv().await, None => None } } => (batch, false),
+                };
+                if let Some(rx) = fired.as_mut() {
+                    while let Ok(more) = rx.try_recv() {
+                        events.extend(more);
+                    }
+                }
+                saves += u64::from(ticked);
+                if ticked && saves.is_multiple_of(10) {
+                    let alerts = Arc::clone(&alerts);
+                    let _ = tokio::task::spawn_blocking(move || alerts.save_state()).await;
+                }
+                if !events.is_empty()
+                    && writer
+                        .push(events, crate::pipeline::ack::AckRef::detached())
+                        .await
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
     }
     let mut input_threads = Vec::new();
     for (spec, input, sender) in built.inputs {
@@ -292,6 +341,9 @@ pub fn run(config: &Config, built: Built, control: Control) -> anyhow::Result<()
         // Every input has ended (by a stop, or at the end of its data): the stop has begun.
         control.stop.stop();
         let _ = t.join();
+    }
+    if let Some(alerts) = alert_stage {
+        alerts.save_state();
     }
     runtime.block_on(async {
         for t in output_tasks {

@@ -17,6 +17,8 @@ pub struct EventSender {
     queue: QueueWriter,
     received: Counter,
     sent: Counter,
+    /// The alert rules every processed event passes, when `alerts:` has any.
+    alerts: Option<Arc<crate::alerts::AlertStage>>,
 }
 
 impl EventSender {
@@ -34,6 +36,20 @@ impl EventSender {
             queue,
             received: input.received_events(),
             sent: input.sent_events(),
+            alerts: None,
+        }
+    }
+
+    /// The same sender, with every processed event passing the alert rules too.
+    pub fn with_alerts(mut self, alerts: Option<Arc<crate::alerts::AlertStage>>) -> EventSender {
+        self.alerts = alerts;
+        self
+    }
+
+    /// Runs the alert rules over a processed batch (their events reach the queue from the runtime).
+    fn alerts_for(&self, events: &[Event]) {
+        if let Some(a) = &self.alerts {
+            a.process(events);
         }
     }
 
@@ -59,6 +75,7 @@ impl EventSender {
         room: Option<super::queue::Reservation>,
     ) -> Result<Option<super::queue::KeptBatch>, Closed> {
         self.process(&mut events);
+        self.alerts_for(&events);
         if events.is_empty() {
             ack.complete(AckStatus::Delivered);
             return Ok(None);
@@ -80,6 +97,7 @@ impl EventSender {
     /// Processes and queues a batch, waiting while the queue is full. For async inputs.
     pub async fn send(&self, mut events: Vec<Event>, ack: AckRef) -> Result<(), Closed> {
         self.process(&mut events);
+        self.alerts_for(&events);
         if events.is_empty() {
             ack.complete(AckStatus::Delivered);
             return Ok(());

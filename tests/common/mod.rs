@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod es_servers;
+pub mod fake_webhook_receivers;
 pub mod fault_bulk_endpoint;
 pub mod misbehaving_bulk_endpoint;
 pub mod skip;

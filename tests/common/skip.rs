@@ -28,6 +28,10 @@ pub const SKIPPABLE: &[(&str, &str)] = &[
         "tmux, which runs `logward top` in a terminal (apt-get install tmux)",
     ),
     (
+        "aiosmtpd",
+        "the aiosmtpd SMTP server that receives the alert mails (pip install aiosmtpd)",
+    ),
+    (
         "journald",
         "journalctl and systemd-journal-remote, which write and read real journal files (Debian's `systemd` and `systemd-journal-remote` packages)",
     ),
