@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Windows service life cycle under Wine: install -> sc query -> net start -> events written from a tailed
-# file -> net stop -> Stopped with exit code 0, checkpoints saved -> uninstall.
+# file -> service reload (a changed configuration applies, nothing lost or repeated) -> net stop -> Stopped with exit code 0, checkpoints saved -> uninstall.
 # Needs: the x86_64-pc-windows-gnu target, mingw (x86_64-w64-mingw32-gcc), wine; ../shared/tools/wine beside
 # the repository (the bcryptprimitives shim Wine 8 needs for Rust's std). When something is missing the test
 # fails, unless LOGWARD_SKIP (comma-separated) names `wine` (LOGWARD_WINE_TEST=0 means the same).
@@ -107,6 +107,25 @@ for _ in $(seq 1 60); do
 done
 [ "$n" -eq 500 ] || fail "expected 500 events, found $n"
 grep -q '"message":"wine service line 500"' "$work/data/out/events.ndjson" || fail "the last line is missing"
+echo "== service reload"
+# The new configuration adds a field; lines read after the reload carry it, none is lost or repeated.
+sed -i 's/^    scan_frequency: 500ms$/    scan_frequency: 500ms\n    fields: {generation: two}/' "$work/logward.yml"
+out=$(w 'C:\lw\logward.exe' service reload --name logward)
+echo "$out"
+echo "$out" | grep -q "reload requested" || fail "service reload: $out"
+for _ in $(seq 1 60); do
+  grep -q "configuration reloaded" "$work"/data/logs/* 2>/dev/null && break
+  sleep 1
+done
+grep -q "configuration reloaded" "$work"/data/logs/* 2>/dev/null || fail "the service did not reload: $(tail -5 "$work"/data/logs/* 2>/dev/null)"
+for i in $(seq 501 600); do echo "wine service line $i"; done >> "$work/logs/app.log"
+for _ in $(seq 1 60); do
+  n=$(lines "$work/data/out/events.ndjson")
+  [ "$n" -ge 600 ] && break
+  sleep 1
+done
+[ "$n" -eq 600 ] || fail "expected 600 events after the reload, found $n"
+grep '"message":"wine service line 600"' "$work/data/out/events.ndjson" | grep -q '"generation":"two"' || fail "the line read after the reload lacks the new field"
 echo "== net stop"
 w net stop logward | head -5
 for _ in $(seq 1 40); do
@@ -160,4 +179,4 @@ tr -d '\r' <"$work/winlog-run.log" | grep "channel=Application" | head -2
 [ "$n" -eq 50 ] || fail "the file input beside winlog delivered $n of 50 lines"
 grep -q "cannot subscribe, retrying: subscribing to channel Application failed (Windows error" "$work/winlog-run.log" || fail "no clear subscription error: $(cat "$work/winlog-run.log")"
 grep -q "retry_in=2s" "$work/winlog-run.log" || fail "the subscription is not retried with a growing pause"
-echo "wine-service-test: 2 passed, 0 failed (service: install, sc query, net start, 500 events, net stop -> STOPPED exit 0, registry at $size bytes, uninstall; winlog: clear error and retries while the file input delivers 50 lines)"
+echo "wine-service-test: 2 passed, 0 failed (service: install, sc query, net start, 500 events, reload -> 600 events, net stop -> STOPPED exit 0, registry at $size bytes, uninstall; winlog: clear error and retries while the file input delivers 50 lines)"

@@ -45,6 +45,12 @@ pub fn run(args: super::RunArgs) -> i32 {
             .map(|path| (path, args.data_dir.clone(), config.data_dir.clone())),
     );
     super::signals::install(target.clone());
+    run_reloadable(config, control, &target)
+}
+
+/// Runs `config` until a stop request, replacing it when `target` accepts a reload; shared by the console
+/// and the Windows service. Returns the exit code.
+pub fn run_reloadable(config: Config, control: Control, target: &super::signals::Target) -> i32 {
     let _log_guard = crate::observe::logging::init(&config.logging, Some(&config.data_dir));
     let _data_dir_lock = match start(&config) {
         Ok(l) => l,
@@ -110,7 +116,7 @@ fn start(config: &Config) -> Result<crate::util::data_dir::DataDirLock, i32> {
     })
 }
 
-/// Runs a loaded configuration until `control.stop`; used by the Windows service.
+/// Runs a loaded configuration until `control.stop`, without reloads.
 pub fn run_with(config: &Config, control: Control) -> i32 {
     let _log_guard = crate::observe::logging::init(&config.logging, Some(&config.data_dir));
     let _data_dir_lock = match start(config) {

@@ -48,6 +48,15 @@ impl Target {
         }
     }
 
+    /// The data folder of the configuration that runs (a reload may not move it).
+    pub fn set_running_data_dir(&self, dir: PathBuf) {
+        if let Some(r) = &self.reload
+            && let Ok(mut d) = r.running_data_dir.lock()
+        {
+            *d = dir;
+        }
+    }
+
     /// The pipeline that runs from now on is stopped by `stop`.
     pub fn serve(&self, stop: StopSignal) {
         if let Ok(mut c) = self.current.lock() {
@@ -69,8 +78,13 @@ impl Target {
         }
     }
 
+    /// Whether a stop was requested (the process ends once the running pipeline has drained).
+    pub fn exit_requested(&self) -> bool {
+        self.exiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// A stop request: no reload waits any more, the running pipeline drains and logward exits.
-    fn stop_for_good(&self) {
+    pub fn request_stop(&self) {
         self.exiting
             .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(r) = &self.reload
@@ -81,10 +95,9 @@ impl Target {
         self.stop_current();
     }
 
-    /// SIGHUP: loads and checks the file; a configuration without mistakes waits in `next` and the
+    /// A reload request (SIGHUP; the Windows service's parameter-change control): loads and checks the file; a configuration without mistakes waits in `next` and the
     /// running pipeline is asked to drain, anything else leaves it running.
-    #[cfg_attr(not(unix), allow(dead_code))]
-    fn reload(&self) {
+    pub fn request_reload(&self) {
         if self.exiting.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
@@ -140,12 +153,12 @@ pub fn install(target: Target) {
             let mut count = 0;
             loop {
                 match signals.next().await {
-                    Signal::Reload => target.reload(),
+                    Signal::Reload => target.request_reload(),
                     Signal::Stop => {
                         count += 1;
                         if count == 1 {
                             // Stop first: logging can fail (a closed stderr) and must not keep logward running.
-                            target.stop_for_good();
+                            target.request_stop();
                             tracing::info!("stop requested; press Ctrl-C again to exit at once");
                         } else {
                             tracing::warn!("second stop request: exiting now; unacknowledged events will be read again");

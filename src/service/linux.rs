@@ -34,6 +34,7 @@ pub fn dispatch(cmd: ServiceCommand) -> i32 {
         ServiceCommand::Uninstall { name, root } => uninstall(&name, root.as_deref()),
         ServiceCommand::Start { name } => systemctl(&["start", &unit_name(&name)]),
         ServiceCommand::Stop { name } => systemctl(&["stop", &unit_name(&name)]),
+        ServiceCommand::Reload { name } => systemctl(&["reload", &unit_name(&name)]),
         ServiceCommand::Status { name } => {
             // systemctl's own exit code says whether it runs (0) or not (3).
             return match Command::new("systemctl")

@@ -10,6 +10,11 @@ pub mod windows;
 
 use std::path::PathBuf;
 
+/// The user-defined service control code (128–255 are the service's own) that asks the Windows service to
+/// reload its configuration; `logward service reload` sends it. The standard parameter-change control
+/// (`sc control logward paramchange`) does the same.
+pub const RELOAD_CONTROL_CODE: u32 = 129;
+
 /// What `logward service …` was asked to do.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ServiceCommand {
@@ -59,6 +64,13 @@ pub enum ServiceCommand {
     },
     /// Stop the service (it drains and saves its checkpoints first).
     Stop {
+        /// The service name.
+        #[arg(long, default_value = "logward")]
+        name: String,
+    },
+    /// Reload the running service's configuration (it is checked first; one with mistakes is refused
+    /// and the running one stays). Linux: `systemctl reload`. Windows: the service's reload control.
+    Reload {
         /// The service name.
         #[arg(long, default_value = "logward")]
         name: String,

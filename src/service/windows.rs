@@ -76,6 +76,7 @@ pub fn dispatch(cmd: ServiceCommand) -> i32 {
         ServiceCommand::Uninstall { name, .. } => uninstall(&name),
         ServiceCommand::Start { name } => control(&name, true),
         ServiceCommand::Stop { name } => control(&name, false),
+        ServiceCommand::Reload { name } => reload(&name),
         ServiceCommand::Status { name } => status(&name),
         ServiceCommand::Run {
             name,
@@ -236,6 +237,22 @@ fn control(name: &str, start: bool) -> Result<String, String> {
     }
 }
 
+fn reload(name: &str) -> Result<String, String> {
+    let manager = manager(ServiceManagerAccess::CONNECT)?;
+    let service = manager
+        .open_service(
+            name,
+            ServiceAccess::QUERY_STATUS | ServiceAccess::USER_DEFINED_CONTROL,
+        )
+        .map_err(|e| explain(&e, name))?;
+    let code = windows_service::service::UserEventCode::from_raw(super::RELOAD_CONTROL_CODE)
+        .map_err(|e| format!("the reload control code is not valid: {e}"))?;
+    service.notify(code).map_err(|e| explain(&e, name))?;
+    Ok(format!(
+        "reload requested for service `{name}`; its log says whether the configuration was reloaded or refused"
+    ))
+}
+
 fn status(name: &str) -> Result<String, String> {
     let manager = manager(ServiceManagerAccess::CONNECT)?;
     let service = manager
@@ -301,10 +318,30 @@ fn report_to_event_log(message: &str) {
 fn service_main(_arguments: Vec<OsString>) {
     let Some(args) = RUN_ARGS.get() else { return };
     let control = Control::default();
-    let stop = control.stop.clone();
+    // The parameter-change control (`sc control logward paramchange`) reloads the configuration file
+    // as SIGHUP does on Linux; the data folder it may not move is filled in once the file is loaded.
+    let target = crate::cli::signals::Target::new(
+        control.stop.clone(),
+        Some((
+            args.config.clone(),
+            args.data_dir.clone(),
+            args.data_dir
+                .clone()
+                .unwrap_or_else(crate::config::load::default_data_dir),
+        )),
+    );
+    let handler_target = target.clone();
     let handler = move |event| match event {
         ServiceControl::Stop | ServiceControl::Shutdown | ServiceControl::Preshutdown => {
-            stop.stop();
+            handler_target.request_stop();
+            ServiceControlHandlerResult::NoError
+        }
+        ServiceControl::ParamChange => {
+            handler_target.request_reload();
+            ServiceControlHandlerResult::NoError
+        }
+        ServiceControl::UserEvent(code) if code.to_raw() == super::RELOAD_CONTROL_CODE => {
+            handler_target.request_reload();
             ServiceControlHandlerResult::NoError
         }
         ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
@@ -354,19 +391,25 @@ fn service_main(_arguments: Vec<OsString>) {
             return;
         }
     };
-    let pipeline_control = control.clone();
-    let worker = std::thread::spawn(move || crate::cli::run::run_with(&config, pipeline_control));
+    target.set_running_data_dir(config.data_dir.clone());
+    let worker_target = target.clone();
+    let worker = std::thread::spawn(move || {
+        crate::cli::run::run_reloadable(config, control, &worker_target)
+    });
     report(
         ServiceState::Running,
         ServiceControlAccept::STOP
             | ServiceControlAccept::SHUTDOWN
-            | ServiceControlAccept::PRESHUTDOWN,
+            | ServiceControlAccept::PRESHUTDOWN
+            | ServiceControlAccept::PARAM_CHANGE,
         0,
         0,
         ServiceExitCode::Win32(0),
     );
     // Wait for a stop request (or the pipeline ending by itself), then report progress while it drains.
-    while !control.stop.wait_timeout(Duration::from_millis(500)) && !worker.is_finished() {}
+    while !target.exit_requested() && !worker.is_finished() {
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let mut checkpoint = 1;
     while !worker.is_finished() {
         report(
