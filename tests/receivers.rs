@@ -633,10 +633,11 @@ fn events_not_delivered_by_the_shutdown_timeout_are_answered_503_never_200() {
     wait_for_log(&agent, "sending failed, will retry");
     let (code, _) = agent.stop_within(WAIT);
     assert_eq!(code, Some(0), "{}", agent.log());
+    let log = agent.log();
     let a = waiting
         .join()
         .unwrap()
-        .expect("an answer before the agent exits");
+        .unwrap_or_else(|| panic!("no answer before the agent exited; log:\n{log}"));
     assert_eq!(a.status, 503, "{a:?}");
     assert!(a.header("retry-after").is_some(), "{a:?}");
 }

@@ -108,11 +108,20 @@ where
     }
     drop(listener);
     // Requests in progress wait for their acknowledgements (their handlers give up at `force`).
+    let mut forced = false;
     loop {
         tokio::select! {
             next = connections.join_next() => if next.is_none() { break },
-            _ = force.stopped() => break,
+            _ = force.stopped() => { forced = true; break }
         }
+    }
+    if forced {
+        // At `force` the handlers answer 503: a moment to write those answers before the connections close,
+        // so a sender learns its events were not taken instead of seeing the connection drop.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
     }
     connections.abort_all();
     Ok(())
